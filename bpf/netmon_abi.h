@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR Apache-2.0) */
+/*
+ * The one definition of netmon's kernel/user ABI: every map key, map value,
+ * event and limit shared between the eBPF programs in this folder and the
+ * Rust agent. crates/netmon-common mirrors each struct and asserts its size
+ * and field offsets at compile time; change both together and bump
+ * NETMON_ABI_VERSION.
+ *
+ * Conventions:
+ * - Addresses are 16 bytes; IPv4 is stored IPv4-mapped (::ffff:a.b.c.d) so
+ *   one key type serves both families.
+ * - Ports are in host byte order.
+ * - Timestamps are bpf_ktime_get_ns() (CLOCK_MONOTONIC, nanoseconds).
+ * - Every struct is padded explicitly so the layout is identical for clang's
+ *   BPF target and rustc's x86_64 target.
+ */
+#ifndef NETMON_ABI_H
+#define NETMON_ABI_H
+
+#define NETMON_ABI_VERSION 1
+
+/* Default capacity of each of the two flow maps; the agent sets the real
+ * value from flow.max_flows at load time. */
+#define NETMON_DEFAULT_FLOW_MAP_ENTRIES 65536
+#define NETMON_IFACE_MAP_ENTRIES 4096
+#define NETMON_CONN_MAP_ENTRIES 65536
+#define NETMON_EVENTS_RINGBUF_BYTES (1 << 20)
+
+/* Flow counting is double-buffered: programs write into the flow map chosen
+ * by control.generation while user space drains the other one, so a drain
+ * never races a writer and no increment is lost (see docs/design.md). */
+#define NETMON_FLOW_GENERATIONS 2
+
+/* Key of the per-direction flow maps. */
+struct netmon_flow_key {
+	__u8 src_addr[16];
+	__u8 dst_addr[16];
+	/* TCP/UDP/SCTP: ports. ICMP echo request: src_port = identifier,
+	 * dst_port = 0; echo reply: src_port = 0, dst_port = identifier, so that
+	 * a reply's key is the request's key reversed. Other ICMP messages:
+	 * src_port = 0, dst_port = type << 8 | code. */
+	__u16 src_port;
+	__u16 dst_port;
+	__u8 protocol; /* IPPROTO_* of the transport header */
+	__u8 ip_version; /* 4 or 6 */
+	__u8 _pad[2];
+};
+
+/* Extra bits next to the TCP header flags in netmon_flow_counters.tcp_flags. */
+#define NETMON_TCP_FIN 0x01
+#define NETMON_TCP_SYN 0x02
+#define NETMON_TCP_RST 0x04
+#define NETMON_TCP_PSH 0x08
+#define NETMON_TCP_ACK 0x10
+#define NETMON_TCP_URG 0x20
+#define NETMON_TCP_ECE 0x40
+#define NETMON_TCP_CWR 0x80
+/* A SYN without ACK was seen in this direction: it is the initiator's. */
+#define NETMON_TCP_SYN_ONLY 0x100
+/* A SYN with ACK was seen in this direction: it is the responder's. */
+#define NETMON_TCP_SYN_ACK 0x200
+
+/* Hook at which a flow was first counted. */
+#define NETMON_HOOK_INGRESS 0
+#define NETMON_HOOK_EGRESS 1
+
+/* Value of the per-direction flow maps. */
+struct netmon_flow_counters {
+	__u64 bytes; /* sum of skb->len, link-layer header included */
+	__u64 packets; /* wire packets: a GSO skb counts its segments */
+	__u64 first_seen_ns;
+	__u64 last_seen_ns;
+	__u32 tcp_flags; /* union of NETMON_TCP_* seen */
+	__u32 ifindex; /* interface where the flow was first counted */
+	__u8 first_hook; /* NETMON_HOOK_* */
+	__u8 icmp_type; /* last ICMP type seen (ICMP flows only) */
+	__u8 icmp_code;
+	__u8 _pad[5];
+};
+
+/* Per-interface counters, keyed by ifindex and hook; every packet the TC
+ * programs see is counted here, whether or not it is counted for a flow. */
+struct netmon_iface_key {
+	__u32 ifindex;
+	__u32 hook; /* NETMON_HOOK_* */
+};
+
+struct netmon_iface_counters {
+	__u64 bytes;
+	__u64 packets;
+};
+
+/* Value of the monitored-interfaces map (key: ifindex). */
+#define NETMON_IFACE_ACCOUNT_FLOWS 0x1
+struct netmon_iface_config {
+	__u32 flags;
+	__u32 _pad;
+};
+
+/* Single-entry control array written by user space. */
+struct netmon_control {
+	__u32 generation; /* index of the flow map programs write into */
+	__u32 _pad;
+};
+
+/* Indexes of the per-CPU stats array. */
+enum netmon_stat {
+	NETMON_STAT_FLOW_MAP_FULL = 0, /* packets not counted: flow map full */
+	NETMON_STAT_FLOW_MAP_FULL_BYTES = 1,
+	NETMON_STAT_PARSE_TRUNCATED = 2, /* packets whose headers were cut short */
+	NETMON_STAT_NON_IP = 3, /* packets that are neither IPv4 nor IPv6 */
+	NETMON_STAT_EVENTS_SENT = 4,
+	NETMON_STAT_EVENTS_DROPPED = 5, /* ring buffer full */
+	NETMON_STAT_CONN_MAP_FULL = 6, /* connections not tracked: map full */
+	NETMON_STAT_FORWARDED_SKIPPED = 7, /* egress packets already counted at ingress */
+	NETMON_STAT_MAX = 8,
+};
+
+/* TCP connection lifecycle, from tracepoint sock:inet_sock_set_state. */
+enum netmon_tcp_event_kind {
+	NETMON_TCP_OPENED_ACTIVE = 1, /* connect() sent a SYN */
+	NETMON_TCP_ESTABLISHED_ACTIVE = 2, /* SYN-ACK received; latency = handshake */
+	NETMON_TCP_ACCEPTED = 3, /* passive open reached ESTABLISHED */
+	NETMON_TCP_FAILED = 4, /* never established; sk_err says why */
+	NETMON_TCP_CLOSED = 5, /* established connection closed; sk_err != 0: reset */
+};
+
+struct netmon_tcp_event {
+	__u64 timestamp_ns;
+	__u64 sock_id; /* kernel socket address: unique while the socket lives */
+	__u64 duration_ns; /* since the connection was opened (FAILED, CLOSED) */
+	__u64 connect_latency_ns; /* SYN to SYN-ACK, when measured (active) */
+	__u8 src_addr[16]; /* the socket's local address */
+	__u8 dst_addr[16]; /* the socket's remote address */
+	__u16 src_port;
+	__u16 dst_port;
+	__u32 netns_ino;
+	__u8 kind; /* enum netmon_tcp_event_kind */
+	__u8 ip_version;
+	__u8 old_state; /* TCP_* state numbers of include/net/tcp_states.h */
+	__u8 new_state;
+	__s32 sk_err; /* errno the kernel recorded on the socket, 0 if none */
+};
+
+/* Per-socket state kept between state changes (key: sock_id). */
+struct netmon_conn_state {
+	__u64 opened_ns;
+	__u64 connect_latency_ns;
+	__u8 active;
+	__u8 _pad[7];
+};
+
+#endif /* NETMON_ABI_H */

@@ -1,0 +1,78 @@
+//! A connection as the flow table keeps it: both directions under one key,
+//! oriented initiator → responder.
+
+use super::model::{Endpoint, FlowStatus, Protocol, UnixNanos};
+
+/// Key of a connection: the same for both directions' packets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnectionKey {
+    pub protocol: Protocol,
+    pub initiator: Endpoint,
+    pub responder: Endpoint,
+}
+
+/// Counter values for one direction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub bytes: u64,
+    pub packets: u64,
+}
+
+/// One connection, both directions. `tx` is initiator → responder, `rx` is
+/// responder → initiator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowRecord {
+    /// Unique for the agent's lifetime; a new connection reusing a 5-tuple
+    /// gets a new id.
+    pub id: u64,
+    pub key: ConnectionKey,
+    pub tx: Counters,
+    pub rx: Counters,
+    pub tx_tcp_flags: u32,
+    pub rx_tcp_flags: u32,
+    /// First and last packet (or lifecycle event) of the connection.
+    pub first_seen: UnixNanos,
+    pub last_seen: UnixNanos,
+    pub status: FlowStatus,
+    /// SYN → SYN-ACK time measured in the kernel (active opens only).
+    pub connect_latency_ns: Option<u64>,
+    /// When the connection ended (terminal event or packet, or idle-out time).
+    pub ended_at: Option<UnixNanos>,
+    /// Interface where the connection was first counted (0: not yet seen by TC).
+    pub ifindex: u32,
+    /// Last ICMP type/code seen, for ICMP flows.
+    pub icmp: Option<(u8, u8)>,
+    /// `now` of the last table operation that changed this record.
+    pub updated_at: UnixNanos,
+}
+
+impl FlowRecord {
+    pub fn tcp_flags(&self) -> u32 {
+        self.tx_tcp_flags | self.rx_tcp_flags
+    }
+}
+
+/// What a table operation did to a flow; consumers (metrics, the follow
+/// stream) receive these in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FlowChangeKind {
+    /// A new connection entered the table.
+    Opened,
+    /// Counters or fields of a connection changed.
+    Updated,
+    /// The connection reached a terminal status (reported once per flow).
+    Closed,
+    /// The connection was removed from the table while still active because
+    /// the table was full (`flow.max_flows`); this is its final report.
+    Evicted,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowChange {
+    pub kind: FlowChangeKind,
+    /// Counters added to the flow by this change, per direction.
+    pub added_tx: Counters,
+    pub added_rx: Counters,
+    /// Snapshot of the record after the change.
+    pub record: FlowRecord,
+}

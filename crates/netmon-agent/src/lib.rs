@@ -1,0 +1,3 @@
+//! netmon node agent: the stages between the kernel and the exporters.
+
+pub mod flow;
