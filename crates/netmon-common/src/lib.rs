@@ -1,1 +1,239 @@
-pub fn _x(){}
+//! Rust mirrors of `bpf/netmon_abi.h`, the one definition of the ABI between
+//! netmon's eBPF programs and the agent. Every type is `#[repr(C)]` with the
+//! same explicit padding as the C struct, and its size and field offsets are
+//! asserted at compile time, so a drift between the two sides fails the
+//! build instead of producing wrong numbers.
+
+#![no_std]
+
+use core::mem::{offset_of, size_of};
+
+pub const ABI_VERSION: u32 = 1;
+
+pub const DEFAULT_FLOW_MAP_ENTRIES: u32 = 65536;
+pub const IFACE_MAP_ENTRIES: u32 = 4096;
+pub const FLOW_GENERATIONS: u32 = 2;
+
+/// Names of the maps and programs in the object, as the loader looks them up.
+pub mod names {
+    pub const FLOW_MAPS: [&str; 2] = ["netmon_flows_0", "netmon_flows_1"];
+    pub const CONTROL_MAP: &str = "netmon_control";
+    pub const IFACES_MAP: &str = "netmon_ifaces";
+    pub const IFACE_STATS_MAP: &str = "netmon_iface_stats";
+    pub const STATS_MAP: &str = "netmon_stats";
+    pub const EVENTS_MAP: &str = "netmon_events";
+    pub const CONNS_MAP: &str = "netmon_conns";
+    pub const TC_INGRESS_PROG: &str = "netmon_tc_ingress";
+    pub const TC_EGRESS_PROG: &str = "netmon_tc_egress";
+    pub const TCP_STATE_PROG: &str = "netmon_tcp_state";
+}
+
+/// `struct netmon_flow_key`: one direction of a flow.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct FlowKey {
+    pub src_addr: [u8; 16],
+    pub dst_addr: [u8; 16],
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub protocol: u8,
+    pub ip_version: u8,
+    pub _pad: [u8; 2],
+}
+
+const _: () = assert!(size_of::<FlowKey>() == 40);
+const _: () = assert!(offset_of!(FlowKey, dst_addr) == 16);
+const _: () = assert!(offset_of!(FlowKey, src_port) == 32);
+const _: () = assert!(offset_of!(FlowKey, dst_port) == 34);
+const _: () = assert!(offset_of!(FlowKey, protocol) == 36);
+const _: () = assert!(offset_of!(FlowKey, ip_version) == 37);
+
+/// TCP flag bits in `FlowCounters::tcp_flags` (`NETMON_TCP_*`).
+pub mod tcp_flags {
+    pub const FIN: u32 = 0x01;
+    pub const SYN: u32 = 0x02;
+    pub const RST: u32 = 0x04;
+    pub const PSH: u32 = 0x08;
+    pub const ACK: u32 = 0x10;
+    pub const URG: u32 = 0x20;
+    pub const ECE: u32 = 0x40;
+    pub const CWR: u32 = 0x80;
+    pub const SYN_ONLY: u32 = 0x100;
+    pub const SYN_ACK: u32 = 0x200;
+}
+
+pub const HOOK_INGRESS: u8 = 0;
+pub const HOOK_EGRESS: u8 = 1;
+
+/// `struct netmon_flow_counters`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FlowCounters {
+    pub bytes: u64,
+    pub packets: u64,
+    pub first_seen_ns: u64,
+    pub last_seen_ns: u64,
+    pub tcp_flags: u32,
+    pub ifindex: u32,
+    pub first_hook: u8,
+    pub icmp_type: u8,
+    pub icmp_code: u8,
+    pub _pad: [u8; 5],
+}
+
+const _: () = assert!(size_of::<FlowCounters>() == 48);
+const _: () = assert!(offset_of!(FlowCounters, packets) == 8);
+const _: () = assert!(offset_of!(FlowCounters, first_seen_ns) == 16);
+const _: () = assert!(offset_of!(FlowCounters, last_seen_ns) == 24);
+const _: () = assert!(offset_of!(FlowCounters, tcp_flags) == 32);
+const _: () = assert!(offset_of!(FlowCounters, ifindex) == 36);
+const _: () = assert!(offset_of!(FlowCounters, first_hook) == 40);
+const _: () = assert!(offset_of!(FlowCounters, icmp_type) == 41);
+const _: () = assert!(offset_of!(FlowCounters, icmp_code) == 42);
+
+/// `struct netmon_iface_key`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct IfaceKey {
+    pub ifindex: u32,
+    pub hook: u32,
+}
+
+const _: () = assert!(size_of::<IfaceKey>() == 8);
+const _: () = assert!(offset_of!(IfaceKey, hook) == 4);
+
+/// `struct netmon_iface_counters`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct IfaceCounters {
+    pub bytes: u64,
+    pub packets: u64,
+}
+
+const _: () = assert!(size_of::<IfaceCounters>() == 16);
+
+pub const IFACE_ACCOUNT_FLOWS: u32 = 0x1;
+
+/// `struct netmon_iface_config`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct IfaceConfig {
+    pub flags: u32,
+    pub _pad: u32,
+}
+
+const _: () = assert!(size_of::<IfaceConfig>() == 8);
+
+/// `struct netmon_control`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Control {
+    pub generation: u32,
+    pub _pad: u32,
+}
+
+const _: () = assert!(size_of::<Control>() == 8);
+
+/// Indexes of the per-CPU stats array (`enum netmon_stat`).
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stat {
+    FlowMapFull = 0,
+    FlowMapFullBytes = 1,
+    ParseTruncated = 2,
+    NonIp = 3,
+    EventsSent = 4,
+    EventsDropped = 5,
+    ConnMapFull = 6,
+    ForwardedSkipped = 7,
+}
+
+pub const STAT_COUNT: u32 = 8;
+
+impl Stat {
+    pub const ALL: [Stat; STAT_COUNT as usize] = [
+        Stat::FlowMapFull,
+        Stat::FlowMapFullBytes,
+        Stat::ParseTruncated,
+        Stat::NonIp,
+        Stat::EventsSent,
+        Stat::EventsDropped,
+        Stat::ConnMapFull,
+        Stat::ForwardedSkipped,
+    ];
+}
+
+/// `enum netmon_tcp_event_kind`.
+pub mod tcp_event_kind {
+    pub const OPENED_ACTIVE: u8 = 1;
+    pub const ESTABLISHED_ACTIVE: u8 = 2;
+    pub const ACCEPTED: u8 = 3;
+    pub const FAILED: u8 = 4;
+    pub const CLOSED: u8 = 5;
+}
+
+/// `struct netmon_tcp_event`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TcpEvent {
+    pub timestamp_ns: u64,
+    pub sock_id: u64,
+    pub duration_ns: u64,
+    pub connect_latency_ns: u64,
+    pub src_addr: [u8; 16],
+    pub dst_addr: [u8; 16],
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub netns_ino: u32,
+    pub kind: u8,
+    pub ip_version: u8,
+    pub old_state: u8,
+    pub new_state: u8,
+    pub sk_err: i32,
+}
+
+const _: () = assert!(size_of::<TcpEvent>() == 80);
+const _: () = assert!(offset_of!(TcpEvent, src_addr) == 32);
+const _: () = assert!(offset_of!(TcpEvent, dst_addr) == 48);
+const _: () = assert!(offset_of!(TcpEvent, src_port) == 64);
+const _: () = assert!(offset_of!(TcpEvent, netns_ino) == 68);
+const _: () = assert!(offset_of!(TcpEvent, kind) == 72);
+const _: () = assert!(offset_of!(TcpEvent, sk_err) == 76);
+
+impl TcpEvent {
+    /// Decodes an event from the ring buffer's bytes; `None` if too short.
+    pub fn from_bytes(bytes: &[u8]) -> Option<TcpEvent> {
+        if bytes.len() < size_of::<TcpEvent>() {
+            return None;
+        }
+        // SAFETY: TcpEvent is repr(C), every bit pattern is valid for its
+        // integer fields, and the length was checked; read_unaligned because
+        // the ring buffer only guarantees 8-byte alignment of the record.
+        Some(unsafe { core::ptr::read_unaligned(bytes.as_ptr() as *const TcpEvent) })
+    }
+}
+
+/// `struct netmon_conn_state`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ConnState {
+    pub opened_ns: u64,
+    pub connect_latency_ns: u64,
+    pub active: u8,
+    pub _pad: [u8; 7],
+}
+
+const _: () = assert!(size_of::<ConnState>() == 24);
+
+#[cfg(feature = "aya")]
+mod pod {
+    // SAFETY: all of these are repr(C) plain integers and byte arrays with
+    // explicit padding fields, so any byte pattern is a valid value.
+    unsafe impl aya::Pod for super::FlowKey {}
+    unsafe impl aya::Pod for super::FlowCounters {}
+    unsafe impl aya::Pod for super::IfaceKey {}
+    unsafe impl aya::Pod for super::IfaceCounters {}
+    unsafe impl aya::Pod for super::IfaceConfig {}
+    unsafe impl aya::Pod for super::Control {}
+    unsafe impl aya::Pod for super::ConnState {}
+}

@@ -1,1 +1,23 @@
+//! netmon's eBPF side in user space: the compiled object, feature probes,
+//! loading, attaching to interfaces and the tracepoint, and draining maps.
 
+pub mod attach;
+pub mod drain;
+pub mod error;
+pub mod events;
+pub mod features;
+pub mod loader;
+pub mod stats;
+mod sys;
+
+pub use attach::{AttachMode, AttachedInterface};
+pub use drain::{DrainedFlows, FlowEntry};
+pub use error::EbpfError;
+pub use events::EventReader;
+pub use features::KernelFeatures;
+pub use loader::{LoadOptions, NetmonEbpf};
+pub use stats::{InterfaceCounters, KernelStats};
+
+/// The compiled eBPF object (bpf/netmon.bpf.c), aligned as aya requires.
+pub static NETMON_BPF_OBJECT: &[u8] =
+    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/netmon.bpf.o"));

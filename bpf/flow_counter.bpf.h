@@ -1,0 +1,319 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR Apache-2.0) */
+/*
+ * TC classifier programs (ingress and egress) that count every packet into
+ * per-direction flow counters, in the kernel. No per-packet data reaches
+ * user space: the agent drains the maps every flush interval.
+ */
+#ifndef NETMON_FLOW_COUNTER_BPF_H
+#define NETMON_FLOW_COUNTER_BPF_H
+
+#include "maps.h"
+
+#define ETH_HLEN_ 14
+#define ETH_P_IP_ 0x0800
+#define ETH_P_IPV6_ 0x86DD
+#define ETH_P_8021Q_ 0x8100
+#define ETH_P_8021AD_ 0x88A8
+
+#define IPPROTO_HOPOPTS_ 0
+#define IPPROTO_ICMP_ 1
+#define IPPROTO_TCP_ 6
+#define IPPROTO_UDP_ 17
+#define IPPROTO_ROUTING_ 43
+#define IPPROTO_FRAGMENT_ 44
+#define IPPROTO_AH_ 51
+#define IPPROTO_ICMPV6_ 58
+#define IPPROTO_DSTOPTS_ 60
+#define IPPROTO_SCTP_ 132
+
+/* Bounded loops the verifier can unroll: two VLAN tags (QinQ) and eight
+ * IPv6 extension headers cover every real packet; a packet with more is
+ * counted with the transport fields it could reach. */
+#define MAX_VLAN_TAGS 2
+#define MAX_IPV6_EXT_HEADERS 8
+
+#define TC_ACT_UNSPEC_ (-1)
+
+struct packet_info {
+	__u32 tcp_flags;
+	__u8 icmp_type;
+	__u8 icmp_code;
+	__u8 is_icmp;
+};
+
+static __always_inline void set_v4_mapped(__u8 *dst, __u32 v4_be)
+{
+	__builtin_memset(dst, 0, 10);
+	dst[10] = 0xff;
+	dst[11] = 0xff;
+	__builtin_memcpy(dst + 12, &v4_be, 4);
+}
+
+/* Fills the transport part of the key. Returns 0, or -1 if the header was
+ * cut short (the packet is still counted, with zero ports). */
+static __always_inline int parse_transport(struct __sk_buff *skb, __u32 off, __u8 proto,
+					   struct netmon_flow_key *key, struct packet_info *info)
+{
+	switch (proto) {
+	case IPPROTO_TCP_: {
+		__u8 hdr[14];
+		if (bpf_skb_load_bytes(skb, off, hdr, sizeof(hdr)) < 0)
+			return -1;
+		key->src_port = ((__u16)hdr[0] << 8) | hdr[1];
+		key->dst_port = ((__u16)hdr[2] << 8) | hdr[3];
+		__u32 flags = hdr[13];
+		if ((flags & NETMON_TCP_SYN) && !(flags & NETMON_TCP_ACK))
+			flags |= NETMON_TCP_SYN_ONLY;
+		if ((flags & NETMON_TCP_SYN) && (flags & NETMON_TCP_ACK))
+			flags |= NETMON_TCP_SYN_ACK;
+		info->tcp_flags = flags;
+		return 0;
+	}
+	case IPPROTO_UDP_:
+	case IPPROTO_SCTP_: {
+		/* Both start with 16-bit source and destination ports. */
+		__u8 hdr[4];
+		if (bpf_skb_load_bytes(skb, off, hdr, sizeof(hdr)) < 0)
+			return -1;
+		key->src_port = ((__u16)hdr[0] << 8) | hdr[1];
+		key->dst_port = ((__u16)hdr[2] << 8) | hdr[3];
+		return 0;
+	}
+	case IPPROTO_ICMP_:
+	case IPPROTO_ICMPV6_: {
+		__u8 hdr[6]; /* type, code, checksum, identifier */
+		if (bpf_skb_load_bytes(skb, off, hdr, sizeof(hdr)) < 0)
+			return -1;
+		__u8 type = hdr[0], code = hdr[1];
+		__u16 id = ((__u16)hdr[4] << 8) | hdr[5];
+		info->is_icmp = 1;
+		info->icmp_type = type;
+		info->icmp_code = code;
+		int request = (proto == IPPROTO_ICMP_) ? type == 8 : type == 128;
+		int reply = (proto == IPPROTO_ICMP_) ? type == 0 : type == 129;
+		if (request) {
+			key->src_port = id;
+		} else if (reply) {
+			key->dst_port = id;
+		} else {
+			key->dst_port = ((__u16)type << 8) | code;
+		}
+		return 0;
+	}
+	default:
+		return 0;
+	}
+}
+
+/* Parses Ethernet (with up to two VLAN tags), IPv4 (with options) or IPv6
+ * (with extension headers) and the transport header into `key`.
+ * Returns 0 when the packet is IP, 1 when it is not IP, -1 when truncated. */
+static __always_inline int parse_packet(struct __sk_buff *skb, struct netmon_flow_key *key,
+					struct packet_info *info)
+{
+	__u16 eth_proto_be;
+	__u32 off = 12;
+
+	if (bpf_skb_load_bytes(skb, off, &eth_proto_be, 2) < 0)
+		return -1;
+	off += 2;
+	__u16 eth_proto = bpf_ntohs(eth_proto_be);
+
+#pragma unroll
+	for (int i = 0; i < MAX_VLAN_TAGS; i++) {
+		if (eth_proto != ETH_P_8021Q_ && eth_proto != ETH_P_8021AD_)
+			break;
+		/* 802.1Q tag: 2 bytes TCI, then the encapsulated EtherType. */
+		if (bpf_skb_load_bytes(skb, off + 2, &eth_proto_be, 2) < 0)
+			return -1;
+		eth_proto = bpf_ntohs(eth_proto_be);
+		off += 4;
+	}
+
+	if (eth_proto == ETH_P_IP_) {
+		__u8 ip[20];
+		if (bpf_skb_load_bytes(skb, off, ip, sizeof(ip)) < 0)
+			return -1;
+		__u32 ihl = (ip[0] & 0x0f) * 4;
+		if (ihl < 20)
+			return -1;
+		key->ip_version = 4;
+		key->protocol = ip[9];
+		__u32 saddr, daddr;
+		__builtin_memcpy(&saddr, ip + 12, 4);
+		__builtin_memcpy(&daddr, ip + 16, 4);
+		set_v4_mapped(key->src_addr, saddr);
+		set_v4_mapped(key->dst_addr, daddr);
+		/* A non-first fragment carries no transport header: it is counted
+		 * under the flow's addresses with zero ports. */
+		__u16 frag_off = ((__u16)(ip[6] & 0x1f) << 8) | ip[7];
+		if (frag_off != 0)
+			return 0;
+		return parse_transport(skb, off + ihl, key->protocol, key, info) < 0 ? -1 : 0;
+	}
+
+	if (eth_proto == ETH_P_IPV6_) {
+		__u8 ip6[40];
+		if (bpf_skb_load_bytes(skb, off, ip6, sizeof(ip6)) < 0)
+			return -1;
+		key->ip_version = 6;
+		__builtin_memcpy(key->src_addr, ip6 + 8, 16);
+		__builtin_memcpy(key->dst_addr, ip6 + 24, 16);
+		__u8 next = ip6[6];
+		off += 40;
+#pragma unroll
+		for (int i = 0; i < MAX_IPV6_EXT_HEADERS; i++) {
+			if (next != IPPROTO_HOPOPTS_ && next != IPPROTO_ROUTING_ &&
+			    next != IPPROTO_DSTOPTS_ && next != IPPROTO_FRAGMENT_ &&
+			    next != IPPROTO_AH_)
+				break;
+			__u8 ext[4];
+			if (bpf_skb_load_bytes(skb, off, ext, sizeof(ext)) < 0)
+				return -1;
+			if (next == IPPROTO_FRAGMENT_) {
+				__u16 frag_off = (((__u16)ext[2] << 8) | ext[3]) & 0xfff8;
+				next = ext[0];
+				off += 8;
+				if (frag_off != 0) {
+					key->protocol = next;
+					return 0;
+				}
+			} else if (next == IPPROTO_AH_) {
+				next = ext[0];
+				off += ((__u32)ext[1] + 2) * 4;
+			} else {
+				next = ext[0];
+				off += ((__u32)ext[1] + 1) * 8;
+			}
+		}
+		key->protocol = next;
+		return parse_transport(skb, off, next, key, info) < 0 ? -1 : 0;
+	}
+
+	return 1;
+}
+
+static __always_inline void count_interface(__u32 ifindex, __u32 hook, __u64 bytes, __u64 packets)
+{
+	struct netmon_iface_key key = { .ifindex = ifindex, .hook = hook };
+	struct netmon_iface_counters *c = bpf_map_lookup_elem(&netmon_iface_stats, &key);
+	if (c) {
+		c->bytes += bytes; /* per-CPU value: no other writer */
+		c->packets += packets;
+		return;
+	}
+	struct netmon_iface_counters init = { .bytes = bytes, .packets = packets };
+	bpf_map_update_elem(&netmon_iface_stats, &key, &init, BPF_NOEXIST);
+}
+
+static __always_inline void add_to_flow(struct netmon_flow_counters *c, __u64 bytes,
+					__u64 packets, __u64 now, struct packet_info *info)
+{
+	__sync_fetch_and_add(&c->bytes, bytes);
+	__sync_fetch_and_add(&c->packets, packets);
+	c->last_seen_ns = now;
+	if (info->tcp_flags)
+		__sync_fetch_and_or(&c->tcp_flags, info->tcp_flags);
+	if (info->is_icmp) {
+		c->icmp_type = info->icmp_type;
+		c->icmp_code = info->icmp_code;
+	}
+}
+
+static __always_inline void count_flow(void *flows, struct netmon_flow_key *key, __u64 bytes,
+				       __u64 packets, __u32 ifindex, __u32 hook,
+				       struct packet_info *info)
+{
+	__u64 now = bpf_ktime_get_ns();
+	struct netmon_flow_counters *c = bpf_map_lookup_elem(flows, key);
+	if (c) {
+		add_to_flow(c, bytes, packets, now, info);
+		return;
+	}
+	struct netmon_flow_counters init = {
+		.bytes = bytes,
+		.packets = packets,
+		.first_seen_ns = now,
+		.last_seen_ns = now,
+		.tcp_flags = info->tcp_flags,
+		.ifindex = ifindex,
+		.first_hook = hook,
+		.icmp_type = info->icmp_type,
+		.icmp_code = info->icmp_code,
+	};
+	long err = bpf_map_update_elem(flows, key, &init, BPF_NOEXIST);
+	if (err == 0)
+		return;
+	/* Another CPU created the entry between our lookup and update. */
+	c = bpf_map_lookup_elem(flows, key);
+	if (c) {
+		add_to_flow(c, bytes, packets, now, info);
+		return;
+	}
+	netmon_stat_add(NETMON_STAT_FLOW_MAP_FULL, 1);
+	netmon_stat_add(NETMON_STAT_FLOW_MAP_FULL_BYTES, bytes);
+}
+
+static __always_inline int handle_packet(struct __sk_buff *skb, __u32 hook)
+{
+	__u32 ifindex = skb->ifindex;
+	__u64 bytes = skb->len;
+	/* A GSO/GRO skb stands for gso_segs packets on the wire. */
+	__u64 packets = skb->gso_segs > 1 ? skb->gso_segs : 1;
+
+	count_interface(ifindex, hook, bytes, packets);
+
+	struct netmon_iface_config *cfg = bpf_map_lookup_elem(&netmon_ifaces, &ifindex);
+	if (!cfg || !(cfg->flags & NETMON_IFACE_ACCOUNT_FLOWS))
+		return TC_ACT_UNSPEC_;
+
+	/* A packet leaving after it entered through a monitored interface (routed
+	 * or bridged through this node: pod -> node -> pod) was counted for its
+	 * flow at that ingress already; counting it again here would double it. */
+	if (hook == NETMON_HOOK_EGRESS) {
+		__u32 in_ifindex = skb->ingress_ifindex;
+		if (in_ifindex != 0 && bpf_map_lookup_elem(&netmon_ifaces, &in_ifindex)) {
+			netmon_stat_add(NETMON_STAT_FORWARDED_SKIPPED, 1);
+			return TC_ACT_UNSPEC_;
+		}
+	}
+
+	struct netmon_flow_key key = {};
+	struct packet_info info = {};
+	int parsed = parse_packet(skb, &key, &info);
+	if (parsed == 1) {
+		netmon_stat_add(NETMON_STAT_NON_IP, 1);
+		return TC_ACT_UNSPEC_;
+	}
+	if (parsed < 0) {
+		netmon_stat_add(NETMON_STAT_PARSE_TRUNCATED, 1);
+		if (key.ip_version == 0)
+			return TC_ACT_UNSPEC_;
+	}
+
+	__u32 zero = 0;
+	struct netmon_control *control = bpf_map_lookup_elem(&netmon_control, &zero);
+	__u32 generation = control ? control->generation : 0;
+	if (generation & 1)
+		count_flow(&netmon_flows_1, &key, bytes, packets, ifindex, hook, &info);
+	else
+		count_flow(&netmon_flows_0, &key, bytes, packets, ifindex, hook, &info);
+
+	/* TC_ACT_UNSPEC: let the next program (TCX) or filter (clsact) and the
+	 * stack decide; netmon never changes a packet's fate. */
+	return TC_ACT_UNSPEC_;
+}
+
+SEC("classifier")
+int netmon_tc_ingress(struct __sk_buff *skb)
+{
+	return handle_packet(skb, NETMON_HOOK_INGRESS);
+}
+
+SEC("classifier")
+int netmon_tc_egress(struct __sk_buff *skb)
+{
+	return handle_packet(skb, NETMON_HOOK_EGRESS);
+}
+
+#endif /* NETMON_FLOW_COUNTER_BPF_H */

@@ -1,0 +1,48 @@
+//! Reading TCP lifecycle events from the ring buffer, woken by epoll.
+
+use std::io;
+
+use aya::maps::{MapData, RingBuf};
+use netmon_common::TcpEvent;
+use tokio::io::{unix::AsyncFd, Interest};
+
+/// Async reader of the kernel's TCP event ring buffer.
+pub struct EventReader {
+    fd: AsyncFd<RingBuf<MapData>>,
+    /// Records too short to be an event; a non-zero value means the ABI of
+    /// the loaded object and the agent disagree.
+    pub malformed: u64,
+}
+
+impl EventReader {
+    pub fn new(ring: RingBuf<MapData>) -> io::Result<Self> {
+        // SAFETY: the ring buffer owns its fd for as long as the AsyncFd
+        // owns the ring buffer, and nothing else closes it.
+        let fd = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }
+            .map_err(|e| e.into_parts().1)?;
+        Ok(EventReader { fd, malformed: 0 })
+    }
+
+    /// Waits for events and appends up to `max` of them to `out`.
+    pub async fn read(&mut self, out: &mut Vec<TcpEvent>, max: usize) -> io::Result<()> {
+        loop {
+            let mut guard = self.fd.readable_mut().await?;
+            let ring = guard.get_inner_mut();
+            let before = out.len();
+            while out.len() - before < max {
+                let Some(item) = ring.next() else { break };
+                match TcpEvent::from_bytes(&item) {
+                    Some(event) => out.push(event),
+                    None => self.malformed += 1,
+                }
+            }
+            if out.len() - before < max {
+                // The ring is empty: re-arm epoll before the next wait.
+                guard.clear_ready();
+            }
+            if out.len() > before {
+                return Ok(());
+            }
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! Loads the eBPF object and owns its programs and maps.
+
+use std::collections::HashMap;
+
+use aya::{
+    maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray, PerCpuHashMap, RingBuf},
+    programs::{SchedClassifier, TracePoint},
+    Ebpf, EbpfLoader,
+};
+use netmon_common::{names, Control, IfaceConfig, IfaceCounters, IfaceKey};
+use tracing::info;
+
+use crate::{attach::AttachedInterface, error::EbpfError, features::KernelFeatures};
+
+/// Load-time settings.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// Capacity of each of the two kernel flow maps.
+    pub flow_map_entries: u32,
+}
+
+/// netmon's loaded eBPF object. Dropping it detaches every program and
+/// closes every map (aya detaches the links it owns on drop).
+pub struct NetmonEbpf {
+    pub(crate) ebpf: Ebpf,
+    pub(crate) flow_maps: [MapData; 2],
+    pub(crate) control: Array<MapData, Control>,
+    pub(crate) ifaces: BpfHashMap<MapData, u32, IfaceConfig>,
+    pub(crate) iface_stats: PerCpuHashMap<MapData, IfaceKey, IfaceCounters>,
+    pub(crate) stats: PerCpuArray<MapData, u64>,
+    pub(crate) events: Option<RingBuf<MapData>>,
+    pub(crate) generation: u32,
+    pub(crate) attached: HashMap<u32, AttachedInterface>,
+    pub(crate) features: KernelFeatures,
+    pub(crate) flow_map_entries: u32,
+    pub(crate) batch_supported: bool,
+    pub(crate) tcp_lifecycle_attached: bool,
+}
+
+fn take_map(ebpf: &mut Ebpf, name: &'static str) -> Result<aya::maps::Map, EbpfError> {
+    ebpf.take_map(name).ok_or(EbpfError::MissingMap(name))
+}
+
+fn map_data(map: aya::maps::Map, name: &'static str) -> Result<MapData, EbpfError> {
+    match map {
+        aya::maps::Map::HashMap(data) => Ok(data),
+        _ => Err(EbpfError::MissingMap(name)),
+    }
+}
+
+impl NetmonEbpf {
+    /// Loads the object and the TC programs into the kernel (verifier runs
+    /// here); nothing is attached yet.
+    pub fn load(options: &LoadOptions, features: KernelFeatures) -> Result<Self, EbpfError> {
+        let mut loader = EbpfLoader::new();
+        for name in names::FLOW_MAPS {
+            loader.map_max_entries(name, options.flow_map_entries);
+        }
+        let mut ebpf = loader.load(crate::NETMON_BPF_OBJECT)?;
+
+        for name in [names::TC_INGRESS_PROG, names::TC_EGRESS_PROG] {
+            let prog: &mut SchedClassifier = ebpf
+                .program_mut(name)
+                .ok_or(EbpfError::MissingProgram(name))?
+                .try_into()
+                .map_err(|source| EbpfError::Program {
+                    program: name,
+                    source,
+                })?;
+            prog.load().map_err(|source| EbpfError::Program {
+                program: name,
+                source,
+            })?;
+        }
+
+        let flow_maps = [
+            map_data(
+                take_map(&mut ebpf, names::FLOW_MAPS[0])?,
+                names::FLOW_MAPS[0],
+            )?,
+            map_data(
+                take_map(&mut ebpf, names::FLOW_MAPS[1])?,
+                names::FLOW_MAPS[1],
+            )?,
+        ];
+        let map_err = |map: &'static str| move |source| EbpfError::Map { map, source };
+        let control = Array::try_from(take_map(&mut ebpf, names::CONTROL_MAP)?)
+            .map_err(map_err(names::CONTROL_MAP))?;
+        let ifaces = BpfHashMap::try_from(take_map(&mut ebpf, names::IFACES_MAP)?)
+            .map_err(map_err(names::IFACES_MAP))?;
+        let iface_stats = PerCpuHashMap::try_from(take_map(&mut ebpf, names::IFACE_STATS_MAP)?)
+            .map_err(map_err(names::IFACE_STATS_MAP))?;
+        let stats = PerCpuArray::try_from(take_map(&mut ebpf, names::STATS_MAP)?)
+            .map_err(map_err(names::STATS_MAP))?;
+        let events = RingBuf::try_from(take_map(&mut ebpf, names::EVENTS_MAP)?)
+            .map_err(map_err(names::EVENTS_MAP))?;
+
+        info!(
+            flow_map_entries = options.flow_map_entries,
+            tcx = features.tcx,
+            "eBPF object loaded"
+        );
+        Ok(NetmonEbpf {
+            ebpf,
+            flow_maps,
+            control,
+            ifaces,
+            iface_stats,
+            stats,
+            events: Some(events),
+            generation: 0,
+            attached: HashMap::new(),
+            features,
+            flow_map_entries: options.flow_map_entries,
+            batch_supported: true,
+            tcp_lifecycle_attached: false,
+        })
+    }
+
+    /// Attaches the TCP lifecycle tracepoint. The agent treats an error as
+    /// "lifecycle off" and keeps counting flows.
+    pub fn attach_tcp_lifecycle(&mut self) -> Result<(), EbpfError> {
+        let name = names::TCP_STATE_PROG;
+        let prog: &mut TracePoint = self
+            .ebpf
+            .program_mut(name)
+            .ok_or(EbpfError::MissingProgram(name))?
+            .try_into()
+            .map_err(|source| EbpfError::Program {
+                program: name,
+                source,
+            })?;
+        prog.load().map_err(|source| EbpfError::Program {
+            program: name,
+            source,
+        })?;
+        prog.attach("sock", "inet_sock_set_state")
+            .map_err(|source| EbpfError::Program {
+                program: name,
+                source,
+            })?;
+        self.tcp_lifecycle_attached = true;
+        Ok(())
+    }
+
+    pub fn tcp_lifecycle_attached(&self) -> bool {
+        self.tcp_lifecycle_attached
+    }
+
+    /// Hands out the ring buffer of TCP events (once).
+    pub fn take_events(&mut self) -> Option<RingBuf<MapData>> {
+        self.events.take()
+    }
+
+    pub fn features(&self) -> &KernelFeatures {
+        &self.features
+    }
+
+    pub fn flow_map_entries(&self) -> u32 {
+        self.flow_map_entries
+    }
+}

@@ -1,0 +1,86 @@
+//! Reading the kernel's cumulative counters: the per-CPU stats array and the
+//! per-interface counters.
+
+use netmon_common::{names, IfaceKey, Stat, HOOK_EGRESS, HOOK_INGRESS};
+
+use crate::{error::EbpfError, loader::NetmonEbpf};
+
+/// Totals of the kernel's stats array since the programs were loaded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KernelStats {
+    pub flow_map_full_packets: u64,
+    pub flow_map_full_bytes: u64,
+    pub parse_truncated_packets: u64,
+    pub non_ip_packets: u64,
+    pub events_sent: u64,
+    pub events_dropped: u64,
+    pub conn_map_full: u64,
+    pub forwarded_skipped: u64,
+}
+
+/// Cumulative counters of one interface and hook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InterfaceCounters {
+    pub ifindex: u32,
+    pub ingress: bool,
+    pub bytes: u64,
+    pub packets: u64,
+}
+
+impl NetmonEbpf {
+    pub fn kernel_stats(&self) -> Result<KernelStats, EbpfError> {
+        let mut totals = [0u64; netmon_common::STAT_COUNT as usize];
+        for stat in Stat::ALL {
+            let values = self
+                .stats
+                .get(&(stat as u32), 0)
+                .map_err(|source| EbpfError::Map {
+                    map: names::STATS_MAP,
+                    source,
+                })?;
+            totals[stat as usize] = values.iter().sum();
+        }
+        Ok(KernelStats {
+            flow_map_full_packets: totals[Stat::FlowMapFull as usize],
+            flow_map_full_bytes: totals[Stat::FlowMapFullBytes as usize],
+            parse_truncated_packets: totals[Stat::ParseTruncated as usize],
+            non_ip_packets: totals[Stat::NonIp as usize],
+            events_sent: totals[Stat::EventsSent as usize],
+            events_dropped: totals[Stat::EventsDropped as usize],
+            conn_map_full: totals[Stat::ConnMapFull as usize],
+            forwarded_skipped: totals[Stat::ForwardedSkipped as usize],
+        })
+    }
+
+    /// Per-interface totals of every packet the TC programs saw.
+    pub fn interface_counters(&self) -> Result<Vec<InterfaceCounters>, EbpfError> {
+        let mut out = Vec::new();
+        for entry in self.iface_stats.iter() {
+            let (key, values) = entry.map_err(|source| EbpfError::Map {
+                map: names::IFACE_STATS_MAP,
+                source,
+            })?;
+            let (bytes, packets) = values
+                .iter()
+                .fold((0, 0), |(b, p), v| (b + v.bytes, p + v.packets));
+            out.push(InterfaceCounters {
+                ifindex: key.ifindex,
+                ingress: key.hook == HOOK_INGRESS as u32,
+                bytes,
+                packets,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Forgets the counters of an interface that is gone, so a recycled
+    /// ifindex starts from zero.
+    pub fn forget_interface_counters(&mut self, ifindex: u32) {
+        for hook in [HOOK_INGRESS, HOOK_EGRESS] {
+            let _ = self.iface_stats.remove(&IfaceKey {
+                ifindex,
+                hook: hook as u32,
+            });
+        }
+    }
+}

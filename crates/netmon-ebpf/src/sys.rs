@@ -1,0 +1,149 @@
+//! Raw bpf(2) map commands that aya 0.14 does not expose: batch
+//! lookup-and-delete, and the per-key commands used where the kernel has no
+//! batch support (before 5.6).
+
+use std::{io, os::fd::RawFd};
+
+const BPF_MAP_LOOKUP_ELEM: libc::c_long = 1;
+const BPF_MAP_DELETE_ELEM: libc::c_long = 3;
+const BPF_MAP_GET_NEXT_KEY: libc::c_long = 4;
+const BPF_MAP_LOOKUP_AND_DELETE_BATCH: libc::c_long = 25;
+
+/// `union bpf_attr` for the element commands.
+#[repr(C)]
+#[derive(Default)]
+struct ElemAttr {
+    map_fd: u32,
+    _pad: u32,
+    key: u64,
+    value_or_next_key: u64,
+    flags: u64,
+}
+
+/// `union bpf_attr` for the batch commands.
+#[repr(C)]
+#[derive(Default)]
+struct BatchAttr {
+    in_batch: u64,
+    out_batch: u64,
+    keys: u64,
+    values: u64,
+    count: u32,
+    map_fd: u32,
+    elem_flags: u64,
+    flags: u64,
+}
+
+fn bpf<T>(cmd: libc::c_long, attr: &mut T) -> io::Result<()> {
+    // SAFETY: attr is a live, correctly laid out bpf_attr prefix and its
+    // size is passed, so the kernel reads and writes only inside it.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            cmd,
+            attr as *mut T as *mut libc::c_void,
+            std::mem::size_of::<T>() as libc::c_uint,
+        )
+    };
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// Outcome of one batch call.
+pub(crate) struct BatchResult {
+    pub count: usize,
+    pub done: bool,
+}
+
+/// Looks up and deletes up to `keys.len()` entries starting after `token`.
+/// `token` is the kernel's opaque batch cursor (a bucket index for hashes).
+pub(crate) fn lookup_and_delete_batch<K, V>(
+    fd: RawFd,
+    first: bool,
+    token: &mut u64,
+    keys: &mut [K],
+    values: &mut [V],
+) -> io::Result<BatchResult> {
+    let mut out_token: u64 = 0;
+    let mut attr = BatchAttr {
+        in_batch: if first { 0 } else { token as *mut u64 as u64 },
+        out_batch: &mut out_token as *mut u64 as u64,
+        keys: keys.as_mut_ptr() as u64,
+        values: values.as_mut_ptr() as u64,
+        count: keys.len().min(values.len()) as u32,
+        map_fd: fd as u32,
+        ..Default::default()
+    };
+    match bpf(BPF_MAP_LOOKUP_AND_DELETE_BATCH, &mut attr) {
+        Ok(()) => {
+            *token = out_token;
+            Ok(BatchResult {
+                count: attr.count as usize,
+                done: false,
+            })
+        }
+        // ENOENT: the map has no more entries; `count` still says how many
+        // this last call returned.
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(BatchResult {
+            count: attr.count as usize,
+            done: true,
+        }),
+        Err(e) => Err(e),
+    }
+}
+
+pub(crate) fn get_next_key<K: Copy>(fd: RawFd, key: Option<&K>, next: &mut K) -> io::Result<bool> {
+    let mut attr = ElemAttr {
+        map_fd: fd as u32,
+        key: key.map_or(0, |k| k as *const K as u64),
+        value_or_next_key: next as *mut K as u64,
+        ..Default::default()
+    };
+    match bpf(BPF_MAP_GET_NEXT_KEY, &mut attr) {
+        Ok(()) => Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+pub(crate) fn lookup<K, V>(fd: RawFd, key: &K, value: &mut V) -> io::Result<bool> {
+    let mut attr = ElemAttr {
+        map_fd: fd as u32,
+        key: key as *const K as u64,
+        value_or_next_key: value as *mut V as u64,
+        ..Default::default()
+    };
+    match bpf(BPF_MAP_LOOKUP_ELEM, &mut attr) {
+        Ok(()) => Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+pub(crate) fn delete<K>(fd: RawFd, key: &K) -> io::Result<()> {
+    let mut attr = ElemAttr {
+        map_fd: fd as u32,
+        key: key as *const K as u64,
+        ..Default::default()
+    };
+    match bpf(BPF_MAP_DELETE_ELEM, &mut attr) {
+        Err(e) if e.raw_os_error() != Some(libc::ENOENT) => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Waits for an RCU grace period: every eBPF program that was running when
+/// this is called has finished when it returns. membarrier(GLOBAL) is
+/// implemented with synchronize_rcu(); where it is unavailable (nohz_full
+/// kernels) a sleep far longer than any TC program run stands in.
+pub(crate) fn wait_for_running_programs() {
+    const MEMBARRIER_CMD_GLOBAL: libc::c_int = 1;
+    // SAFETY: membarrier takes plain integer arguments.
+    let ret = unsafe { libc::syscall(libc::SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) };
+    if ret != 0 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

@@ -1,0 +1,41 @@
+//! Loads the real object into the running kernel: the verifier accepts every
+//! program, CO-RE relocations resolve, the tracepoint attaches, and an empty
+//! drain works. Needs root (CAP_BPF); says so and returns otherwise, unless
+//! NETMON_REQUIRE_ROOT_TESTS=1 (CI) makes that a failure.
+
+use netmon_ebpf::{KernelFeatures, LoadOptions, NetmonEbpf};
+
+fn root_or_skip() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    let why = "needs root to load eBPF programs";
+    if std::env::var("NETMON_REQUIRE_ROOT_TESTS").as_deref() == Ok("1") {
+        panic!("{why}");
+    }
+    eprintln!("skipped: {why}");
+    false
+}
+
+#[test]
+fn the_object_loads_and_the_tcp_tracepoint_attaches_on_this_kernel() {
+    if !root_or_skip() {
+        return;
+    }
+    let features = KernelFeatures::probe();
+    assert!(features.btf, "this kernel has no BTF: CO-RE cannot work");
+    let mut ebpf = NetmonEbpf::load(
+        &LoadOptions {
+            flow_map_entries: 1024,
+        },
+        features,
+    )
+    .unwrap();
+    ebpf.attach_tcp_lifecycle().unwrap();
+    assert!(ebpf.tcp_lifecycle_attached());
+    let drained = ebpf.drain_flows().unwrap();
+    assert!(drained.entries.is_empty());
+    let stats = ebpf.kernel_stats().unwrap();
+    assert_eq!(stats.flow_map_full_packets, 0);
+}
