@@ -1,0 +1,179 @@
+//! Wires the stages together: kernel source → flow table → exporters.
+//! Each loop lives in its own file; they share `AgentState`.
+
+mod drain_loop;
+mod event_loop;
+mod interfaces;
+mod state;
+
+use std::{sync::Arc, time::Duration};
+
+use netmon_ebpf::{attach::AttachPreference, KernelFeatures, LoadOptions, NetmonEbpf};
+use thiserror::Error;
+use tokio::{net::TcpListener, sync::watch};
+use tracing::{info, warn};
+
+use crate::{
+    api::{self, Readiness},
+    config::{AttachModeSetting, Config},
+    export::prometheus::{self as prom, AgentMetrics, MetricsOptions},
+    flow::{FlowTable, FlowTableConfig},
+    telemetry::process::ProcessSampler,
+};
+
+pub use state::AgentState;
+
+#[derive(Debug, Error)]
+pub enum RuntimeError {
+    #[error("eBPF: {0}")]
+    Ebpf(#[from] netmon_ebpf::EbpfError),
+    #[error("listening on {addr} ({what}): {source}")]
+    Listen {
+        what: &'static str,
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("this kernel has no BTF (/sys/kernel/btf/vmlinux): netmon's programs need CO-RE")]
+    NoBtf,
+}
+
+pub fn table_config(config: &Config) -> FlowTableConfig {
+    FlowTableConfig {
+        max_flows: config.flow.max_flows,
+        flow_timeout: config.flow.flow_timeout,
+        closed_retention: config.flow.closed_retention,
+    }
+}
+
+fn attach_preference(config: &Config) -> AttachPreference {
+    match config.capture.attach_mode {
+        AttachModeSetting::Auto => AttachPreference::Auto,
+        AttachModeSetting::Tcx => AttachPreference::Tcx,
+        AttachModeSetting::Tc => AttachPreference::Tc,
+    }
+}
+
+/// Runs the agent until SIGTERM or SIGINT; on return every program and link
+/// has been detached (the eBPF object is dropped).
+pub async fn run(config: Config) -> Result<(), RuntimeError> {
+    let features = KernelFeatures::probe();
+    info!(kernel = %features.kernel_version, btf = features.btf, tcx = features.tcx,
+          tcp_tracepoint = features.inet_sock_set_state, "kernel features probed");
+    if !features.btf {
+        return Err(RuntimeError::NoBtf);
+    }
+    let tracepoint_available = features.inet_sock_set_state;
+    let mut ebpf = NetmonEbpf::load(
+        &LoadOptions { flow_map_entries: config.flow.kernel_map_entries },
+        features,
+    )?;
+    let mut events = None;
+    if tracepoint_available {
+        match ebpf.attach_tcp_lifecycle() {
+            Ok(()) => events = ebpf.take_events(),
+            Err(e) => warn!(error = %e, "TCP lifecycle tracking is off: the tracepoint did not attach"),
+        }
+    } else {
+        warn!("TCP lifecycle tracking is off: this kernel has no sock:inet_sock_set_state tracepoint");
+    }
+
+    let metrics = Arc::new(AgentMetrics::new(MetricsOptions {
+        flow_labels: config.export.prometheus.labels.iter().map(|l| l.to_flow_label()).collect(),
+        kube_netc_compat: config.export.prometheus.kube_netc_compat,
+        ..MetricsOptions::default()
+    }));
+    metrics.set_flow_limits(config.flow.max_flows as u64, config.flow.kernel_map_entries as u64);
+    let readiness = Readiness::default();
+    readiness.set_not_ready("programs not attached yet");
+    let state = Arc::new(AgentState::new(
+        FlowTable::new(table_config(&config)),
+        ebpf,
+        metrics.clone(),
+        config.performance.buffer_size,
+    ));
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+
+    // Interfaces first, so the first drain already covers them.
+    let selection = interfaces::selection(&config);
+    let preference = attach_preference(&config);
+    interfaces::sync_once(&state, &selection, preference);
+    tasks.push(tokio::spawn(interfaces::watch(
+        state.clone(),
+        selection,
+        preference,
+        shutdown_rx.clone(),
+    )));
+    if let Some(ring) = events {
+        match netmon_ebpf::EventReader::new(ring) {
+            Ok(reader) => tasks.push(tokio::spawn(event_loop::run(
+                state.clone(),
+                reader,
+                shutdown_rx.clone(),
+            ))),
+            Err(e) => warn!(error = %e, "TCP lifecycle tracking is off: ring buffer not pollable"),
+        }
+    }
+    tasks.push(tokio::spawn(drain_loop::run(
+        state.clone(),
+        config.flow.flush_interval,
+        readiness.clone(),
+        shutdown_rx.clone(),
+    )));
+
+    // HTTP listeners.
+    let mut servers = Vec::new();
+    if config.export.prometheus.enabled {
+        let addr = config.metrics_addr();
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| RuntimeError::Listen { what: "metrics", addr, source })?;
+        let sampler = std::sync::Mutex::new(ProcessSampler::new());
+        let scrape_metrics = metrics.clone();
+        let on_scrape: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
+            let sample = sampler.lock().expect("sampler lock").sample(std::time::Instant::now());
+            scrape_metrics.set_process(sample.rss_bytes, sample.cpu_percent_since_last);
+        });
+        let router = prom::metrics_router(metrics.clone(), readiness.clone(), on_scrape);
+        info!(%addr, "metrics listener up");
+        servers.push(tokio::spawn(prom::serve(listener, router, wait_shutdown(shutdown_rx.clone()))));
+    }
+    let api_addr = config.api.address;
+    let listener = TcpListener::bind(api_addr)
+        .await
+        .map_err(|source| RuntimeError::Listen { what: "api", addr: api_addr, source })?;
+    let router = api::api_router(state.clone(), readiness.clone());
+    info!(addr = %api_addr, "API listener up");
+    servers.push(tokio::spawn(prom::serve(listener, router, wait_shutdown(shutdown_rx.clone()))));
+
+    wait_for_signal().await;
+    info!("shutting down");
+    readiness.set_not_ready("shutting down");
+    let _ = shutdown_tx.send(true);
+    for task in tasks {
+        let _ = task.await;
+    }
+    for server in servers {
+        // Follow streams never end by themselves; give them a moment.
+        let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
+    }
+    state.shutdown();
+    info!("all programs detached");
+    Ok(())
+}
+
+async fn wait_shutdown(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}

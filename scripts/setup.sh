@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what netmon needs to build, run and test on Debian 12 (as root).
+# Idempotent: installs only missing packages, mounts only missing
+# filesystems. Called by scripts/run-agent.sh and scripts/test.sh.
+set -euo pipefail
+
+if [[ $(id -u) -ne 0 ]]; then
+    echo "setup.sh: run as root (netmon loads eBPF programs and creates network namespaces)" >&2
+    exit 1
+fi
+
+# clang-19/llvm-19/libbpf-dev: build the C eBPF programs; bpftool: inspect
+# them; iproute2/nftables/ethtool/iputils-ping/iperf3: end-to-end tests and
+# benchmarks; prometheus: promtool validates the metrics exposition.
+packages=(clang-19 llvm-19 libbpf-dev linux-libc-dev bpftool iproute2 nftables ethtool
+          iputils-ping iperf3 prometheus procps)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    echo "setup.sh: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # The prometheus package may try to start its service; netmon does not
+    # need it running (only promtool), so a failed start is not an error.
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || \
+        apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v cargo >/dev/null; then
+    echo "setup.sh: cargo not found: install Rust 1.95 with rustup (https://rustup.rs) and re-run" >&2
+    exit 1
+fi
+
+# Tracepoints are attached through tracefs; bpffs is where operators pin.
+mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null || true
+mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf 2>/dev/null || true
