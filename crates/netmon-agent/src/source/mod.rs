@@ -1,0 +1,3 @@
+//! The stages that read the kernel.
+
+pub mod links;

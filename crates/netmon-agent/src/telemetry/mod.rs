@@ -1,0 +1,3 @@
+//! The agent's observations of itself, for its self-monitoring metrics.
+
+pub mod process;
