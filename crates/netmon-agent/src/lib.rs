@@ -1,3 +1,4 @@
 //! netmon node agent: the stages between the kernel and the exporters.
 
+pub mod config;
 pub mod flow;
