@@ -53,8 +53,10 @@ pub(crate) fn overrides(
     env: impl IntoIterator<Item = (String, String)>,
     leaves: &[Leaf],
 ) -> (Vec<EnvOverride>, Vec<ConfigProblem>) {
-    let by_name: BTreeMap<String, &Leaf> =
-        leaves.iter().map(|leaf| (var_name(&leaf.path), leaf)).collect();
+    let by_name: BTreeMap<String, &Leaf> = leaves
+        .iter()
+        .map(|leaf| (var_name(&leaf.path), leaf))
+        .collect();
     let ours: BTreeMap<String, String> = env
         .into_iter()
         .filter(|(name, _)| name.starts_with(PREFIX) && name != CONFIG_VAR)

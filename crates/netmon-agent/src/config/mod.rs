@@ -12,7 +12,7 @@
 //!
 //! let args = AgentArgs::parse();
 //! match config::startup(&args, config::process_env()) {
-//!     Startup::Run(config) => { /* start the agent */ }
+//!     Startup::Run(_config) => { /* start the agent */ }
 //!     Startup::Print(yaml) => print!("{yaml}"),
 //!     Startup::Invalid(problems) => {
 //!         eprintln!("{problems}");

@@ -339,14 +339,14 @@ mod parsed {
     use serde::de::{self, Deserializer, Visitor};
 
     pub fn ip_addr<'de, D: Deserializer<'de>>(deserializer: D) -> Result<IpAddr, D::Error> {
-        from_text(deserializer, "an IP address such as 0.0.0.0 or ::", |text| {
-            text.parse().ok()
-        })
+        from_text(
+            deserializer,
+            "an IP address such as 0.0.0.0 or ::",
+            |text| text.parse().ok(),
+        )
     }
 
-    pub fn socket_addr<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<SocketAddr, D::Error> {
+    pub fn socket_addr<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SocketAddr, D::Error> {
         from_text(
             deserializer,
             "an address and port such as 127.0.0.1:9091 or [::1]:9091",

@@ -34,13 +34,10 @@ fn args(flags: &[&str]) -> AgentArgs {
 }
 
 /// Loads with `file` as the content of `--config netmon.yaml`.
-fn load_from(
-    file: &str,
-    flags: &[&str],
-    vars: &[(&str, &str)],
-) -> Result<Config, ConfigErrors> {
+fn load_from(file: &str, flags: &[&str], vars: &[(&str, &str)]) -> Result<Config, ConfigErrors> {
     let mut args = args(flags);
-    args.config.get_or_insert_with(|| PathBuf::from("netmon.yaml"));
+    args.config
+        .get_or_insert_with(|| PathBuf::from("netmon.yaml"));
     load_with(&args, env(vars), |_: &Path| Ok(file.to_owned()))
 }
 
@@ -67,8 +64,17 @@ fn the_defaults_are_the_documented_values_and_validate_clean() {
 
 #[test]
 fn an_empty_or_fully_commented_file_gives_the_defaults() {
-    for text in ["", "# nothing set\n", "flow:\n", "capture:\n  interfaces:\n"] {
-        assert_eq!(Config::from_yaml_str(text), Ok(Config::default()), "{text:?}");
+    for text in [
+        "",
+        "# nothing set\n",
+        "flow:\n",
+        "capture:\n  interfaces:\n",
+    ] {
+        assert_eq!(
+            Config::from_yaml_str(text),
+            Ok(Config::default()),
+            "{text:?}"
+        );
     }
 }
 
@@ -267,7 +273,10 @@ fn semantic_problems_name_the_setting_to_change() {
             "capture.exclude_interfaces[0]: \"veth*x\": '*' is only allowed at the end, as a \
              prefix match",
         ),
-        ("flow:\n  max_flows: 0\n", "flow.max_flows: must be at least 1"),
+        (
+            "flow:\n  max_flows: 0\n",
+            "flow.max_flows: must be at least 1",
+        ),
         (
             "flow:\n  kernel_map_entries: 100\n",
             "flow.kernel_map_entries: must be at least 1024, got 100",
@@ -384,8 +393,10 @@ fn a_file_that_is_not_a_mapping_is_one_line_naming_the_file() {
     let result = load_from("- flow\n", &[], &[]);
     assert_eq!(
         lines(result),
-        ["netmon.yaml: expected a mapping of settings at the top level (keys: capture, flow, \
-          export, api, performance, log), found a list"]
+        [
+            "netmon.yaml: expected a mapping of settings at the top level (keys: capture, flow, \
+          export, api, performance, log), found a list"
+        ]
     );
 }
 
@@ -399,7 +410,10 @@ fn a_missing_file_is_reported_along_with_the_environment_problems() {
     let errors = load(&args, env(&[("NETMON_FLOW_MAXFLOWS", "5")])).unwrap_err();
     assert_eq!(
         errors.paths(),
-        [missing.display().to_string().as_str(), "env NETMON_FLOW_MAXFLOWS"]
+        [
+            missing.display().to_string().as_str(),
+            "env NETMON_FLOW_MAXFLOWS"
+        ]
     );
     assert!(errors.0[0]
         .message
@@ -450,7 +464,9 @@ fn environment_variables_override_the_setting_their_name_spells() {
         ("NETMON_API_ADDRESS", "[::1]:7000", |c| {
             c.api.address == "[::1]:7000".parse().unwrap()
         }),
-        ("NETMON_LOG_FORMAT", "json", |c| c.log.format == LogFormat::Json),
+        ("NETMON_LOG_FORMAT", "json", |c| {
+            c.log.format == LogFormat::Json
+        }),
     ];
     let file = "capture:\n  exclude_interfaces: ['docker*']\n";
     for (var, value, expect) in cases {
@@ -461,7 +477,11 @@ fn environment_variables_override_the_setting_their_name_spells() {
 
 #[test]
 fn a_netmon_variable_that_names_no_setting_is_a_problem() {
-    let result = load_from("", &[], &[("NETMON_FLOW_MAXFLOWS", "5"), ("NETMON_FLOW", "x")]);
+    let result = load_from(
+        "",
+        &[],
+        &[("NETMON_FLOW_MAXFLOWS", "5"), ("NETMON_FLOW", "x")],
+    );
     assert_eq!(
         lines(result),
         [
@@ -616,8 +636,9 @@ fn bad_flag_values_are_clap_usage_errors_with_exit_status_2() {
         &["--check-config", "--print-default-config"][..],
     ];
     for flags in bad {
-        let error = AgentArgs::try_parse_from(std::iter::once("netmon").chain(flags.iter().copied()))
-            .unwrap_err();
+        let error =
+            AgentArgs::try_parse_from(std::iter::once("netmon").chain(flags.iter().copied()))
+                .unwrap_err();
         assert_eq!(error.exit_code(), 2, "{flags:?}");
     }
 }
@@ -626,7 +647,12 @@ fn bad_flag_values_are_clap_usage_errors_with_exit_status_2() {
 fn the_command_line_definition_is_consistent_and_help_shows_examples() {
     AgentArgs::command().debug_assert();
     let help = AgentArgs::command().render_long_help().to_string();
-    for needle in ["--config <PATH>", "NETMON_CONFIG", "--check-config", "Examples:"] {
+    for needle in [
+        "--config <PATH>",
+        "NETMON_CONFIG",
+        "--check-config",
+        "Examples:",
+    ] {
         assert!(help.contains(needle), "help lacks {needle}:\n{help}");
     }
 }

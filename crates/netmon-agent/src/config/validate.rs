@@ -50,7 +50,10 @@ impl Config {
     /// Every semantic problem of this configuration, in model order; empty
     /// when the agent can run with it.
     pub fn validate(&self) -> Vec<ConfigProblem> {
-        checks(self).into_iter().map(|check| check.problem).collect()
+        checks(self)
+            .into_iter()
+            .map(|check| check.problem)
+            .collect()
     }
 }
 
@@ -70,7 +73,10 @@ fn check_capture(capture: &CaptureConfig, out: &mut Vec<Check>) {
         if let Some(message) = interface_name_problem(name) {
             out.push(Check::new(path, message));
         } else if !seen.insert(name) {
-            out.push(Check::new(path, format!("{name:?} is listed more than once")));
+            out.push(Check::new(
+                path,
+                format!("{name:?} is listed more than once"),
+            ));
         } else if let Some(pattern) = capture
             .exclude_interfaces
             .iter()
