@@ -74,9 +74,8 @@ impl FlowQuery {
         let mut seen: Vec<String> = Vec::new();
         for (name, value) in pairs {
             let (name, value) = (name.as_ref(), value.as_ref());
-            if !PARAMETERS.split(", ").any(|known| known == name) {
-                return Err(QueryError::UnknownParameter(name.to_owned()));
-            }
+            // Only known names are ever added to `seen`, so an unknown name
+            // is reported as unknown even when it is repeated.
             if seen.iter().any(|s| s == name) {
                 let hint = if name == "status" {
                     " (use a comma-separated list for several statuses)"
@@ -88,7 +87,6 @@ impl FlowQuery {
                     hint,
                 });
             }
-            seen.push(name.to_owned());
             match name {
                 "ip" => query.ip = Some(parse_ip(value)?),
                 "port" => query.port = Some(parse_port(value)?),
@@ -96,8 +94,9 @@ impl FlowQuery {
                 "status" => query.statuses = Some(parse_statuses(value)?),
                 "follow" => query.follow = parse_follow(value)?,
                 "limit" => query.limit = Some(parse_limit(value)?),
-                _ => unreachable!("names were checked against PARAMETERS above"),
+                _ => return Err(QueryError::UnknownParameter(name.to_owned())),
             }
+            seen.push(name.to_owned());
         }
         if query.follow && query.limit.is_some() {
             return Err(QueryError::LimitWithFollow);
@@ -385,6 +384,14 @@ mod tests {
         assert_eq!(
             error(&[("src_ip", "10.0.0.1")]),
             "src_ip: unknown parameter (known: ip, port, protocol, status, follow, limit)"
+        );
+    }
+
+    #[test]
+    fn a_repeated_unknown_parameter_is_reported_as_unknown() {
+        assert_eq!(
+            error(&[("pod", "a"), ("pod", "b")]),
+            "pod: unknown parameter (known: ip, port, protocol, status, follow, limit)"
         );
     }
 
