@@ -35,7 +35,7 @@ pub async fn run(
         let state2 = state.clone();
         // The drain waits for an RCU grace period and walks maps: blocking
         // work, kept off the async workers.
-        match tokio::task::spawn_blocking(move || drain_once(&state2)).await {
+        match tokio::task::spawn_blocking(move || drain_once(&state2, interval)).await {
             Ok(Ok(())) => {
                 if !readiness.is_ready() {
                     readiness.set_ready();
@@ -50,7 +50,7 @@ pub async fn run(
     }
 }
 
-fn drain_once(state: &AgentState) -> Result<(), netmon_ebpf::EbpfError> {
+fn drain_once(state: &AgentState, interval: Duration) -> Result<(), netmon_ebpf::EbpfError> {
     let started = Instant::now();
     let (drained, kernel_stats, iface_counters) = {
         let mut guard = state.ebpf.lock().expect("ebpf lock");
@@ -86,6 +86,8 @@ fn drain_once(state: &AgentState) -> Result<(), netmon_ebpf::EbpfError> {
         (changes, active, table.stats())
     };
     state.publish(&changes);
+    metrics.update_kube_netc(&changes, interval);
+    metrics.expire_flow_series(now);
     metrics.observe_processing(Stage::Merge, merge_started.elapsed());
 
     let active: Vec<(Protocol, Direction, u64)> =
