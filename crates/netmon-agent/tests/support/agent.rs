@@ -57,11 +57,20 @@ impl AgentConfig {
 
     fn yaml(&self) -> String {
         format!(
-            "flow:\n  flush_interval: {}ms\n  flow_timeout: {}ms\n  closed_retention: {}ms\n",
-            self.flush_interval.as_millis(),
-            self.flow_timeout.as_millis(),
-            self.closed_retention.as_millis()
+            "flow:\n  flush_interval: {}\n  flow_timeout: {}\n  closed_retention: {}\n",
+            humane(self.flush_interval),
+            humane(self.flow_timeout),
+            humane(self.closed_retention)
         )
+    }
+}
+
+/// A duration as the config file spells it ("1s", "1500ms").
+fn humane(duration: Duration) -> String {
+    if duration.subsec_millis() == 0 {
+        format!("{}s", duration.as_secs())
+    } else {
+        format!("{}ms", duration.as_millis())
     }
 }
 
@@ -90,7 +99,8 @@ impl Agent {
 
         let mut command = Command::new("ip");
         command
-            .args(["netns", "exec", node.name(), env!("CARGO_BIN_EXE_netmon")])
+            .args(["netns", "exec", node.name()])
+            .arg(agent_binary())
             .arg("--config")
             .arg(&config_path)
             .args(["--api-addr", API_ADDR, "--metrics-addr", METRICS_ADDR])
@@ -289,6 +299,15 @@ impl Drop for Agent {
             );
         }
     }
+}
+
+/// Overrides the agent binary under test (default: the `netmon` built with
+/// these tests), to run the suite against a release or packaged build.
+pub const AGENT_BINARY_ENV: &str = "NETMON_E2E_AGENT";
+
+fn agent_binary() -> std::ffi::OsString {
+    std::env::var_os(AGENT_BINARY_ENV)
+        .unwrap_or_else(|| std::ffi::OsString::from(env!("CARGO_BIN_EXE_netmon")))
 }
 
 fn signal(child: &Child, signal: libc::c_int) {

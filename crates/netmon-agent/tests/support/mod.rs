@@ -6,6 +6,17 @@
 //! pods from the test's own threads, and compare what the agent reports with
 //! ground truth counted independently by nftables and the links' counters.
 //!
+//! Running them needs root, `ip`, `nft`, `ethtool` (and `bpftool` for the
+//! life-cycle test):
+//!
+//! ```text
+//! cargo test -p netmon-agent --test 'e2e_*'
+//! ```
+//!
+//! Without root or a tool each test prints why and passes, unless
+//! `NETMON_REQUIRE_ROOT_TESTS=1` (CI) turns that into a failure.
+//! `NETMON_E2E_AGENT=/path/to/netmon` runs the suite against another build.
+//!
 //! Every test binary compiles this module and each uses only part of it, so
 //! unused items are expected here.
 #![allow(dead_code)]
@@ -25,8 +36,10 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use std::collections::BTreeMap;
+
 use agent::{Agent, AgentConfig};
-use netns::{Offloads, Topology};
+use netns::{LinkCounters, Offloads, Topology};
 
 /// CI sets this so that a test which cannot run fails instead of skipping.
 pub const REQUIRE_ROOT_TESTS_ENV: &str = "NETMON_REQUIRE_ROOT_TESTS";
@@ -242,5 +255,89 @@ impl TestNode {
         let topology = Topology::build(&["a", "b"], offloads);
         let agent = Agent::start(topology.node(), config);
         TestNode { agent, topology }
+    }
+}
+
+impl TestNode {
+    /// Kernel counters of the node's end of every pod link, by interface.
+    pub fn node_link_counters(&self) -> BTreeMap<String, LinkCounters> {
+        self.topology
+            .pods()
+            .iter()
+            .map(|pod| {
+                let counters = self.topology.node().link_counters(&pod.node_interface);
+                (pod.node_interface.clone(), counters)
+            })
+            .collect()
+    }
+
+    /// Waits until the agent's per-interface counters of every node link
+    /// equal what the link's own counters gained since `baseline` (taken
+    /// once the agent was ready; links missing from it count from zero).
+    /// The links carry only the test's packets, so both must agree exactly:
+    /// ingress = what the link received, egress = what it sent.
+    pub fn assert_interface_metrics_match_links_since(
+        &self,
+        baseline: &BTreeMap<String, LinkCounters>,
+    ) {
+        let links: BTreeMap<String, LinkCounters> = self
+            .node_link_counters()
+            .into_iter()
+            .map(|(name, now)| {
+                let since = now.since(&baseline.get(&name).copied().unwrap_or_default());
+                (name, since)
+            })
+            .collect();
+        eventually(
+            Duration::from_secs(10),
+            "per-interface metrics equal the links' counters",
+            || {
+                let metrics = self.agent.metrics();
+                let mismatches: Vec<String> = links
+                    .iter()
+                    .flat_map(|(interface, link)| {
+                        let agent = |name: &str, hook: &str| {
+                            metrics.value_or_zero(name, &[("interface", interface), ("hook", hook)])
+                        };
+                        [
+                            (
+                                "bytes",
+                                "ingress",
+                                agent("netmon_interface_bytes_total", "ingress"),
+                                link.rx_bytes,
+                            ),
+                            (
+                                "bytes",
+                                "egress",
+                                agent("netmon_interface_bytes_total", "egress"),
+                                link.tx_bytes,
+                            ),
+                            (
+                                "packets",
+                                "ingress",
+                                agent("netmon_interface_packets_total", "ingress"),
+                                link.rx_packets,
+                            ),
+                            (
+                                "packets",
+                                "egress",
+                                agent("netmon_interface_packets_total", "egress"),
+                                link.tx_packets,
+                            ),
+                        ]
+                        .into_iter()
+                        .filter(|(_, _, agent, link)| agent != link)
+                        .map(move |(what, hook, agent, link)| {
+                            format!("{interface} {hook} {what}: agent {agent}, link {link}")
+                        })
+                    })
+                    .collect();
+                if mismatches.is_empty() {
+                    Ok(())
+                } else {
+                    Err(mismatches.join("; "))
+                }
+            },
+        );
     }
 }

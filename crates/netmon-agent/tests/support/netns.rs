@@ -399,8 +399,8 @@ fn prepare_namespace(ns: &Netns) {
         ns.set_sysctl(&format!("net.ipv6.conf.{scope}.router_solicitations"), "0");
     }
     // Locally generated MLD reports and router solicitations pass the output
-    // hook (unlike TC, which would still see them), so dropping them there
-    // keeps them off the links entirely.
+    // hook on their way to the device, so dropping them there keeps them off
+    // the links entirely.
     ns.exec_with_stdin(
         "nft",
         &["-f", "-"],
@@ -414,9 +414,11 @@ fn prepare_namespace(ns: &Netns) {
     ns.ip(&["link", "set", "lo", "up"]);
 }
 
-/// Addresses of one pod link, derived from the topology's random tag so
-/// concurrent runs use different subnets (10.0.0.0/8 and fd00::/8), even
-/// though their namespaces would keep them apart anyway.
+/// Addresses of one pod link, derived from the topology's tag so concurrent
+/// topologies use different subnets (in 10.0.0.0/8 and fd00::/8). Their
+/// namespaces keep the packets apart, but every agent on the machine sees
+/// the kernel's TCP socket events of all namespaces, which only addresses
+/// tell apart.
 struct AddressPlan {
     node_ipv4: Ipv4Addr,
     pod_ipv4: Ipv4Addr,
@@ -429,10 +431,14 @@ struct AddressPlan {
 impl AddressPlan {
     fn new(tag: UniqueTag, index: u8) -> AddressPlan {
         let r = tag.random.to_be_bytes();
-        // One /24 per topology, one /28 per pod link.
+        // One /24 per topology, one /28 per pod link. The third octet
+        // follows the per-process counter, so topologies of one test
+        // process (whose agents all see the kernel's global TCP events)
+        // never share a subnet; across processes the random octet decides.
+        let third = (tag.counter & 0xff) as u8;
         let base = 16 * index;
-        let node_ipv4 = Ipv4Addr::new(10, r[0], r[1], base + 1);
-        let pod_ipv4 = Ipv4Addr::new(10, r[0], r[1], base + 2);
+        let node_ipv4 = Ipv4Addr::new(10, r[0], third, base + 1);
+        let pod_ipv4 = Ipv4Addr::new(10, r[0], third, base + 2);
         // One ULA /48 per topology, one /64 per pod link.
         let word = |hi: u8, lo: u8| u16::from(hi) << 8 | u16::from(lo);
         let v6 = |host| {

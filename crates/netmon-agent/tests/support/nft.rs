@@ -143,6 +143,20 @@ impl TruthCounter<'_> {
             rx: read_counter(self.initiator, &format!("{}_rx", self.name)),
         }
     }
+
+    /// The counts once the flow went quiet (two reads 100 ms apart agree),
+    /// so a last ACK still on its way is included.
+    pub fn read_when_quiet(&self) -> FlowTruth {
+        let mut previous = self.read();
+        loop {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            let current = self.read();
+            if current == previous {
+                return current;
+            }
+            previous = current;
+        }
+    }
 }
 
 /// Drops every TCP packet arriving in `ns` for `port`, counting them under
