@@ -42,7 +42,10 @@ pub async fn run(
             .collect();
         let changes = {
             let mut table = state.table.lock().expect("table lock");
-            for event in &events {
+            // connect() enters SYN_SENT before it picks the source port, so
+            // the "opened" event carries local port 0: it counts in the
+            // metrics but must not create a flow (the SYN's flow follows).
+            for event in events.iter().filter(|e| e.local.port != 0) {
                 table.apply_tcp_event(event, clock.wall_now());
             }
             table.take_changes()
