@@ -1,34 +1,28 @@
 //! `netmon`: the node agent binary. Parses flags and config (exit 2 on any
-//! problem, one line each), sets up logging and the runtime, and runs.
+//! problem, one line each), sets up logging and the async runtime, and runs
+//! until SIGTERM.
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use netmon_agent::{
-    config::{self, AgentArgs, Config},
+    config::{self, AgentArgs, Startup},
     runtime,
 };
 
 fn main() -> ExitCode {
     let args = AgentArgs::parse();
-    if args.print_default_config {
-        print!("{}", Config::default().to_yaml());
-        return ExitCode::SUCCESS;
-    }
-    let config = match config::load(&args, std::env::vars()) {
-        Ok(config) => config,
-        Err(problems) => {
-            eprint!("{problems}");
-            if !problems.to_string().ends_with('\n') {
-                eprintln!();
-            }
-            return ExitCode::from(2);
+    let config = match config::startup(&args, config::process_env()) {
+        Startup::Run(config) => config,
+        Startup::Print(yaml) => {
+            print!("{yaml}");
+            return ExitCode::SUCCESS;
+        }
+        Startup::Invalid(problems) => {
+            eprintln!("{problems}");
+            return ExitCode::from(config::EXIT_INVALID_CONFIG);
         }
     };
-    if args.check_config {
-        print!("{}", config.to_yaml());
-        return ExitCode::SUCCESS;
-    }
     netmon_agent::telemetry::logging::init(&config.log);
 
     let rt = match tokio::runtime::Builder::new_multi_thread()

@@ -1,4 +1,842 @@
-//! Placeholder replaced by the flow table implementation.
-pub struct FlowTable;
-pub struct FlowTableConfig;
-pub struct FlowTableStats;
+//! The flow table: merges the kernel's per-direction counters
+//! ([`FlowDelta`]) and the TCP lifecycle events ([`TcpEvent`]) into one
+//! [`FlowRecord`] per connection, and reports what changed as [`FlowChange`]s.
+//!
+//! The table is pure: it does no IO and reads no clock, every operation that
+//! depends on time takes `now`. That keeps it deterministic for tests and
+//! benchmarks, and lets the caller decide the flush cadence.
+//!
+//! # Rules the table follows where the kernel leaves room for choice
+//!
+//! * **One record per connection.** Both directions of a connection share an
+//!   unordered pair of endpoints; the table is keyed by that pair, so a packet
+//!   and its reply always land on the same record. The record's
+//!   [`ConnectionKey`] fixes the orientation (`tx` = initiator → responder).
+//! * **Orientation** of a new record: a direction carrying a SYN without ACK
+//!   is the initiator's; otherwise a direction carrying a SYN-ACK is the
+//!   responder's; otherwise (UDP, or a TCP connection first seen mid-stream)
+//!   the direction seen first initiates, then the one whose source port is
+//!   higher (ephemeral), then the lower endpoint. Decisions are taken on the
+//!   whole batch of one pair, so the order of deltas in a slice never matters:
+//!   batches are also processed pair by pair in a fixed order (earliest
+//!   `first_seen` first), so ids, evictions and changes do not depend on it.
+//! * **Status inference from flags** (TCP only, while the record is active):
+//!   a RST from the responder before any SYN-ACK, when the opening SYN was
+//!   seen, is `Refused` (without the SYN the handshake may simply have been
+//!   missed, and the RST is then a `Reset`); any other RST is `Reset`; a FIN
+//!   in both directions is `Closed`. `ended_at` is the latest `last_seen`
+//!   among the deltas of the batch that ended it.
+//! * **Events override inference** but the first terminal status wins, with
+//!   one exception: a `Closed` record becomes `Reset` when a later event says
+//!   the connection was reset (a `Reset` event, or a `Closed` event once RST
+//!   flags were seen). That upgrade is reported as an `Updated` change; the
+//!   `Closed` change is never sent twice. `ended_at` keeps its first value.
+//! * **Idle timeout**: an active record whose `last_seen + flow_timeout <=
+//!   now` ends with `ended_at = last_seen + flow_timeout`, the moment it
+//!   became idle by definition, so the result does not depend on how often
+//!   `expire` runs. A TCP record that never heard from the responder (no rx
+//!   packet, no SYN-ACK, no established/accepted event) ends as `Timeout`,
+//!   anything else as `Closed`.
+//! * **New generations.** A terminal record keeps absorbing deltas (late ACKs
+//!   after a FIN) without changing status. A new connection replaces it when
+//!   (a) a TCP delta of either direction carries a SYN without ACK and was
+//!   first seen after `ended_at`, (b) the record ended by idling out and a
+//!   delta was first seen after `ended_at` (traffic after the idle window is a
+//!   new flow by definition; it keeps the old orientation unless SYN flags say
+//!   otherwise), or (c) an `OpenedActive` or `Accepted` event is later than
+//!   `ended_at`. All deltas of the batch go to the new record: the kernel has
+//!   already merged each direction's packets, so they cannot be split.
+//! * **Changes.** Each operation emits at most one change per record, except
+//!   that a record created and ended by the same operation emits `Opened` then
+//!   `Closed`. A record that becomes terminal emits a single `Closed` carrying
+//!   the counters the operation added (zero if an `Opened` in the same
+//!   operation carried them). Summing `added_tx`/`added_rx` over all changes
+//!   of a record id therefore gives its counters, each packet counted once.
+//!   `Evicted` carries no counters and is the final report of an active
+//!   record; a record is reported `Closed` or `Evicted`, never both.
+//! * **Capacity.** Inserting into a full table first removes the terminal
+//!   record that ended earliest, else evicts the least recently seen active
+//!   one. `max_flows` is treated as at least 1 so a new connection always has
+//!   a place. `pruned_total` counts every terminal record removed: after the
+//!   retention, to make room, or replaced by a new generation; hence
+//!   `opened_total == flows + evicted_total + pruned_total` and
+//!   `closed_total == terminal + pruned_total`.
+//! * Changes accumulate until [`FlowTable::take_changes`] is called.
+//!
+//! Every operation is O(log n) per touched record: the records live in a hash
+//! map and two ordered indexes keep the active records by `last_seen` and the
+//! terminal ones by `ended_at`, for idle-out, pruning and eviction.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+use super::model::{
+    tcp_flags, Endpoint, FlowDelta, FlowStatus, Protocol, TcpEvent, TcpEventKind, UnixNanos,
+};
+use super::record::{ConnectionKey, Counters, FlowChange, FlowChangeKind, FlowRecord};
+
+/// Limits of the flow table; can be replaced at run time with
+/// [`FlowTable::set_config`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowTableConfig {
+    /// Most records the table holds, terminal ones included.
+    pub max_flows: usize,
+    /// An active flow with no packet or event for this long is ended.
+    pub flow_timeout: Duration,
+    /// How long a terminal flow stays visible after it ended.
+    pub closed_retention: Duration,
+}
+
+/// Counts describing the table, for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FlowTableStats {
+    /// Records in the table (active + terminal).
+    pub flows: usize,
+    pub active: usize,
+    pub terminal: usize,
+    /// Records ever created.
+    pub opened_total: u64,
+    /// Records reported `Closed`, whatever their terminal status.
+    pub closed_total: u64,
+    /// Active records dropped because the table was full.
+    pub evicted_total: u64,
+    /// Terminal records removed: after the retention, to make room, or
+    /// replaced by a new connection on the same endpoints.
+    pub pruned_total: u64,
+}
+
+/// Both directions of a connection: the endpoints in a fixed order, so a
+/// packet and its reply find the same record with one lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct PairKey {
+    protocol: Protocol,
+    low: Endpoint,
+    high: Endpoint,
+}
+
+impl PairKey {
+    fn new(protocol: Protocol, a: Endpoint, b: Endpoint) -> Self {
+        let (low, high) = if a <= b { (a, b) } else { (b, a) };
+        PairKey {
+            protocol,
+            low,
+            high,
+        }
+    }
+
+    fn oriented(self, initiator: Endpoint) -> ConnectionKey {
+        let responder = if initiator == self.low {
+            self.high
+        } else {
+            self.low
+        };
+        ConnectionKey {
+            protocol: self.protocol,
+            initiator,
+            responder,
+        }
+    }
+}
+
+/// Position of a record in the ordered indexes: `(time, id, pair)`, where
+/// time is `last_seen` for active records and `ended_at` for terminal ones.
+/// The id makes entries unique and breaks ties oldest first.
+type IndexEntry = (UnixNanos, u64, PairKey);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Slot {
+    terminal: bool,
+    time: UnixNanos,
+}
+
+impl Slot {
+    fn of(record: &FlowRecord) -> Self {
+        if record.status.is_terminal() {
+            Slot {
+                terminal: true,
+                time: record.ended_at.unwrap_or(record.last_seen),
+            }
+        } else {
+            Slot {
+                terminal: false,
+                time: record.last_seen,
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    record: FlowRecord,
+    /// The handshake completed (SYN-ACK seen, or an established/accepted
+    /// event): an idle-out is then `Closed`, never `Timeout`, even when the
+    /// responder's packets were not counted.
+    established: bool,
+    /// Terminal because it idled out, not because the connection said so:
+    /// traffic after `ended_at` is a new flow.
+    idle_ended: bool,
+}
+
+/// What absorbing one batch did to an existing record.
+struct Absorbed {
+    before: Slot,
+    added_tx: Counters,
+    added_rx: Counters,
+    became_terminal: bool,
+}
+
+/// The flow table. See the module documentation for its rules.
+#[derive(Debug)]
+pub struct FlowTable {
+    config: FlowTableConfig,
+    max_flows: usize,
+    flow_timeout_ns: u64,
+    retention_ns: u64,
+    entries: HashMap<PairKey, Entry>,
+    active: BTreeSet<IndexEntry>,
+    terminal: BTreeSet<IndexEntry>,
+    changes: Vec<FlowChange>,
+    next_id: u64,
+    opened_total: u64,
+    closed_total: u64,
+    evicted_total: u64,
+    pruned_total: u64,
+}
+
+impl FlowTable {
+    pub fn new(config: FlowTableConfig) -> Self {
+        let mut table = FlowTable {
+            config: config.clone(),
+            max_flows: 1,
+            flow_timeout_ns: 0,
+            retention_ns: 0,
+            entries: HashMap::new(),
+            active: BTreeSet::new(),
+            terminal: BTreeSet::new(),
+            changes: Vec::new(),
+            next_id: 1,
+            opened_total: 0,
+            closed_total: 0,
+            evicted_total: 0,
+            pruned_total: 0,
+        };
+        table.set_config(config);
+        table
+    }
+
+    /// Replaces the limits. A smaller `max_flows` takes effect at the next
+    /// insert or [`expire`](Self::expire), a new timeout at the next expire.
+    pub fn set_config(&mut self, config: FlowTableConfig) {
+        self.max_flows = config.max_flows.max(1);
+        self.flow_timeout_ns = duration_nanos(config.flow_timeout);
+        self.retention_ns = duration_nanos(config.closed_retention);
+        self.config = config;
+    }
+
+    pub fn config(&self) -> &FlowTableConfig {
+        &self.config
+    }
+
+    /// Adds one drain of per-direction counters.
+    pub fn apply_deltas(&mut self, deltas: &[FlowDelta], now: UnixNanos) {
+        if deltas.is_empty() {
+            return;
+        }
+        // Sort by pair, then by a total order on the deltas, so that each
+        // pair's deltas are contiguous and in a slice-order-independent order
+        // (latest last — "latest ICMP type" is then the last one applied).
+        let mut order: Vec<(PairKey, usize)> = deltas
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (PairKey::new(d.key.protocol, d.key.src, d.key.dst), i))
+            .collect();
+        order.sort_unstable_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then_with(|| delta_order(&deltas[a.1], &deltas[b.1]))
+        });
+
+        // Pairs in the order their traffic started: ids then follow time.
+        let mut groups: Vec<(UnixNanos, usize, usize)> = Vec::new();
+        let mut start = 0;
+        while start < order.len() {
+            let pair = order[start].0;
+            let end = start + order[start..].partition_point(|(p, _)| *p == pair);
+            let first_seen = order[start..end]
+                .iter()
+                .map(|&(_, i)| deltas[i].first_seen)
+                .min()
+                .unwrap_or_default();
+            groups.push((first_seen, start, end));
+            start = end;
+        }
+        groups.sort_unstable();
+
+        let mut batch: Vec<&FlowDelta> = Vec::new();
+        for &(_, start, end) in &groups {
+            batch.clear();
+            batch.extend(order[start..end].iter().map(|&(_, i)| &deltas[i]));
+            self.apply_pair(order[start].0, &batch, now);
+        }
+    }
+
+    /// Adds one TCP lifecycle event.
+    pub fn apply_tcp_event(&mut self, event: &TcpEvent, now: UnixNanos) {
+        let pair = PairKey::new(Protocol::Tcp, event.local, event.remote);
+        match self
+            .entries
+            .get(&pair)
+            .map(|entry| is_later_connection(entry, event))
+        {
+            Some(false) => {
+                self.touch_with_event(pair, event, now);
+                return;
+            }
+            Some(true) => self.remove_terminal(pair),
+            None => {}
+        }
+
+        let initiator = match event.kind {
+            TcpEventKind::Accepted => event.remote,
+            _ => event.local,
+        };
+        let mut entry = Entry {
+            record: FlowRecord {
+                id: 0,
+                key: pair.oriented(initiator),
+                tx: Counters::default(),
+                rx: Counters::default(),
+                tx_tcp_flags: 0,
+                rx_tcp_flags: 0,
+                first_seen: event.timestamp,
+                last_seen: event.timestamp,
+                status: FlowStatus::Active,
+                connect_latency_ns: None,
+                ended_at: None,
+                ifindex: 0,
+                icmp: None,
+                updated_at: now,
+            },
+            established: false,
+            idle_ended: false,
+        };
+        apply_event(&mut entry, event);
+        self.insert_new(pair, entry, Counters::default(), Counters::default());
+    }
+
+    /// Ends active records idle for `flow_timeout` and removes terminal
+    /// records older than `closed_retention` (already reported: no change).
+    pub fn expire(&mut self, now: UnixNanos) {
+        while let Some(&(last_seen, id, pair)) = self.active.first() {
+            let idle_at = last_seen.saturating_add(self.flow_timeout_ns);
+            if idle_at > now {
+                break;
+            }
+            self.active.pop_first();
+            let Some(entry) = self.entries.get_mut(&pair) else {
+                continue;
+            };
+            let record = &mut entry.record;
+            let unanswered = is_tcp(record)
+                && !entry.established
+                && record.rx.packets == 0
+                && record.rx_tcp_flags & tcp_flags::SYN_ACK == 0;
+            record.status = if unanswered {
+                FlowStatus::Timeout
+            } else {
+                FlowStatus::Closed
+            };
+            record.ended_at = Some(idle_at);
+            record.updated_at = now;
+            entry.idle_ended = true;
+            let snapshot = record.clone();
+            self.terminal.insert((idle_at, id, pair));
+            self.closed_total += 1;
+            self.push_change(
+                FlowChangeKind::Closed,
+                Counters::default(),
+                Counters::default(),
+                snapshot,
+            );
+        }
+
+        while let Some(&(ended_at, _, pair)) = self.terminal.first() {
+            if ended_at.saturating_add(self.retention_ns) > now {
+                break;
+            }
+            self.terminal.pop_first();
+            self.entries.remove(&pair);
+            self.pruned_total += 1;
+        }
+
+        while self.entries.len() > self.max_flows && self.remove_one() {}
+    }
+
+    /// Changes since the previous call, oldest first.
+    pub fn take_changes(&mut self) -> Vec<FlowChange> {
+        std::mem::take(&mut self.changes)
+    }
+
+    /// Current and recently ended connections, in no particular order.
+    pub fn records(&self) -> impl Iterator<Item = &FlowRecord> {
+        self.entries.values().map(|entry| &entry.record)
+    }
+
+    /// The record with exactly this key (orientation included).
+    pub fn get(&self, key: &ConnectionKey) -> Option<&FlowRecord> {
+        self.entries
+            .get(&PairKey::new(key.protocol, key.initiator, key.responder))
+            .map(|entry| &entry.record)
+            .filter(|record| record.key == *key)
+    }
+
+    /// The record of the connection between `a` and `b`, whichever initiated.
+    pub fn find(&self, protocol: Protocol, a: Endpoint, b: Endpoint) -> Option<&FlowRecord> {
+        self.entries
+            .get(&PairKey::new(protocol, a, b))
+            .map(|entry| &entry.record)
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn stats(&self) -> FlowTableStats {
+        FlowTableStats {
+            flows: self.entries.len(),
+            active: self.active.len(),
+            terminal: self.terminal.len(),
+            opened_total: self.opened_total,
+            closed_total: self.closed_total,
+            evicted_total: self.evicted_total,
+            pruned_total: self.pruned_total,
+        }
+    }
+
+    /// Applies all deltas of one pair from one batch.
+    fn apply_pair(&mut self, pair: PairKey, batch: &[&FlowDelta], now: UnixNanos) {
+        let mut keep_initiator = None;
+        if let Some(entry) = self.entries.get_mut(&pair) {
+            if !starts_new_generation(entry, batch) {
+                let absorbed = absorb_batch(entry, batch, now);
+                let snapshot = entry.record.clone();
+                self.reindex(pair, &snapshot, absorbed.before);
+                let kind = if absorbed.became_terminal {
+                    self.closed_total += 1;
+                    FlowChangeKind::Closed
+                } else {
+                    FlowChangeKind::Updated
+                };
+                self.push_change(kind, absorbed.added_tx, absorbed.added_rx, snapshot);
+                return;
+            }
+            if entry.idle_ended {
+                keep_initiator = Some(entry.record.key.initiator);
+            }
+            self.remove_terminal(pair);
+        }
+
+        let initiator = orient(pair, batch, keep_initiator);
+        // The interface of the earliest packet: where the connection was
+        // first counted.
+        let ifindex = batch
+            .iter()
+            .min_by_key(|d| d.first_seen)
+            .map_or(0, |d| d.ifindex);
+        let mut entry = Entry {
+            record: FlowRecord {
+                id: 0,
+                key: pair.oriented(initiator),
+                tx: Counters::default(),
+                rx: Counters::default(),
+                tx_tcp_flags: 0,
+                rx_tcp_flags: 0,
+                first_seen: UnixNanos::MAX,
+                last_seen: 0,
+                status: FlowStatus::Active,
+                connect_latency_ns: None,
+                ended_at: None,
+                ifindex,
+                icmp: None,
+                updated_at: now,
+            },
+            established: false,
+            idle_ended: false,
+        };
+        let absorbed = absorb_batch(&mut entry, batch, now);
+        self.insert_new(pair, entry, absorbed.added_tx, absorbed.added_rx);
+    }
+
+    /// Applies an event to the existing record of `pair`.
+    fn touch_with_event(&mut self, pair: PairKey, event: &TcpEvent, now: UnixNanos) {
+        let Some(entry) = self.entries.get_mut(&pair) else {
+            return;
+        };
+        let before = Slot::of(&entry.record);
+        let outcome = apply_event(entry, event);
+        if !outcome.changed && !outcome.became_terminal {
+            return;
+        }
+        entry.record.updated_at = now;
+        let snapshot = entry.record.clone();
+        self.reindex(pair, &snapshot, before);
+        let kind = if outcome.became_terminal {
+            self.closed_total += 1;
+            FlowChangeKind::Closed
+        } else {
+            FlowChangeKind::Updated
+        };
+        self.push_change(kind, Counters::default(), Counters::default(), snapshot);
+    }
+
+    /// Inserts a record built by the caller: gives it an id, makes room, and
+    /// reports it (`Opened` with the counters it starts with, then `Closed`
+    /// if it is already terminal).
+    fn insert_new(&mut self, pair: PairKey, mut entry: Entry, tx: Counters, rx: Counters) {
+        while self.entries.len() >= self.max_flows && self.remove_one() {}
+        entry.record.id = self.next_id;
+        self.next_id += 1;
+        self.opened_total += 1;
+        let slot = Slot::of(&entry.record);
+        self.index_for(slot)
+            .insert((slot.time, entry.record.id, pair));
+        let snapshot = entry.record.clone();
+        self.entries.insert(pair, entry);
+        let terminal = snapshot.status.is_terminal();
+        if terminal {
+            self.closed_total += 1;
+            let closed = snapshot.clone();
+            self.push_change(FlowChangeKind::Opened, tx, rx, snapshot);
+            self.push_change(
+                FlowChangeKind::Closed,
+                Counters::default(),
+                Counters::default(),
+                closed,
+            );
+        } else {
+            self.push_change(FlowChangeKind::Opened, tx, rx, snapshot);
+        }
+    }
+
+    /// Frees one place: the terminal record that ended earliest, else the
+    /// least recently seen active record. Returns false on an empty table.
+    fn remove_one(&mut self) -> bool {
+        if let Some((_, _, pair)) = self.terminal.pop_first() {
+            self.entries.remove(&pair);
+            self.pruned_total += 1;
+            return true;
+        }
+        if let Some((_, _, pair)) = self.active.pop_first() {
+            if let Some(entry) = self.entries.remove(&pair) {
+                self.evicted_total += 1;
+                self.push_change(
+                    FlowChangeKind::Evicted,
+                    Counters::default(),
+                    Counters::default(),
+                    entry.record,
+                );
+            }
+            return true;
+        }
+        false
+    }
+
+    /// Removes a terminal record that a new connection replaces.
+    fn remove_terminal(&mut self, pair: PairKey) {
+        if let Some(entry) = self.entries.remove(&pair) {
+            let slot = Slot::of(&entry.record);
+            self.index_for(slot)
+                .remove(&(slot.time, entry.record.id, pair));
+            self.pruned_total += 1;
+        }
+    }
+
+    fn reindex(&mut self, pair: PairKey, record: &FlowRecord, before: Slot) {
+        let after = Slot::of(record);
+        if after == before {
+            return;
+        }
+        self.index_for(before)
+            .remove(&(before.time, record.id, pair));
+        self.index_for(after).insert((after.time, record.id, pair));
+    }
+
+    fn index_for(&mut self, slot: Slot) -> &mut BTreeSet<IndexEntry> {
+        if slot.terminal {
+            &mut self.terminal
+        } else {
+            &mut self.active
+        }
+    }
+
+    fn push_change(
+        &mut self,
+        kind: FlowChangeKind,
+        added_tx: Counters,
+        added_rx: Counters,
+        record: FlowRecord,
+    ) {
+        self.changes.push(FlowChange {
+            kind,
+            added_tx,
+            added_rx,
+            record,
+        });
+    }
+}
+
+fn is_tcp(record: &FlowRecord) -> bool {
+    record.key.protocol == Protocol::Tcp
+}
+
+/// Whether an event belongs to a new connection replacing the terminal record
+/// in `entry`: only an opening event later than the end qualifies, because
+/// a socket's closing events may trail the packets that ended the record.
+fn is_later_connection(entry: &Entry, event: &TcpEvent) -> bool {
+    let record = &entry.record;
+    matches!(
+        event.kind,
+        TcpEventKind::OpenedActive | TcpEventKind::Accepted
+    ) && record.status.is_terminal()
+        && record.ended_at.is_some_and(|end| event.timestamp > end)
+}
+
+fn duration_nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// A total order on deltas of one pair, latest `last_seen` last.
+fn delta_order(a: &FlowDelta, b: &FlowDelta) -> std::cmp::Ordering {
+    let fields = |d: &FlowDelta| {
+        (
+            d.last_seen,
+            d.first_seen,
+            d.key,
+            d.bytes,
+            d.packets,
+            d.tcp_flags,
+            d.ifindex,
+            d.icmp,
+        )
+    };
+    fields(a).cmp(&fields(b))
+}
+
+fn has(flags: u32, bit: u32) -> bool {
+    flags & bit != 0
+}
+
+/// Whether `batch` belongs to a new connection replacing the terminal record
+/// in `entry` (see "New generations" in the module documentation).
+fn starts_new_generation(entry: &Entry, batch: &[&FlowDelta]) -> bool {
+    let record = &entry.record;
+    if !record.status.is_terminal() {
+        return false;
+    }
+    let Some(ended_at) = record.ended_at else {
+        return false;
+    };
+    batch.iter().any(|d| {
+        d.first_seen > ended_at
+            && (entry.idle_ended || (is_tcp(record) && has(d.tcp_flags, tcp_flags::SYN_ONLY)))
+    })
+}
+
+/// Chooses the initiator of a new record from one batch of its pair.
+/// `keep` is the previous generation's initiator, used when the batch has no
+/// SYN information.
+fn orient(pair: PairKey, batch: &[&FlowDelta], keep: Option<Endpoint>) -> Endpoint {
+    #[derive(Default)]
+    struct Side {
+        present: bool,
+        flags: u32,
+        first_seen: UnixNanos,
+    }
+    // `up` is low → high, `down` is high → low.
+    let mut up = Side::default();
+    let mut down = Side::default();
+    for d in batch {
+        let side = if d.key.src == pair.low {
+            &mut up
+        } else {
+            &mut down
+        };
+        side.first_seen = if side.present {
+            side.first_seen.min(d.first_seen)
+        } else {
+            d.first_seen
+        };
+        side.present = true;
+        side.flags |= d.tcp_flags;
+    }
+
+    let tcp = pair.protocol == Protocol::Tcp;
+    let syn_only = |s: &Side| tcp && has(s.flags, tcp_flags::SYN_ONLY);
+    let syn_ack = |s: &Side| tcp && has(s.flags, tcp_flags::SYN_ACK);
+    if syn_only(&up) != syn_only(&down) {
+        return if syn_only(&up) { pair.low } else { pair.high };
+    }
+    if syn_ack(&up) != syn_ack(&down) {
+        return if syn_ack(&up) { pair.high } else { pair.low };
+    }
+    if let Some(initiator) = keep {
+        return initiator;
+    }
+    match (up.present, down.present) {
+        (true, false) => pair.low,
+        (false, true) => pair.high,
+        _ => {
+            if up.first_seen != down.first_seen {
+                if up.first_seen < down.first_seen {
+                    pair.low
+                } else {
+                    pair.high
+                }
+            } else if pair.high.port > pair.low.port {
+                // `down`'s source port is the higher, ephemeral one.
+                pair.high
+            } else {
+                pair.low
+            }
+        }
+    }
+}
+
+/// Adds one batch of a pair's deltas to a record and infers its status.
+fn absorb_batch(entry: &mut Entry, batch: &[&FlowDelta], now: UnixNanos) -> Absorbed {
+    let record = &mut entry.record;
+    let before = Slot::of(record);
+    let old_tx = record.tx;
+    let old_rx = record.rx;
+    let mut batch_last_seen = 0;
+    for d in batch {
+        let (counters, flags) = if d.key.src == record.key.initiator {
+            (&mut record.tx, &mut record.tx_tcp_flags)
+        } else {
+            (&mut record.rx, &mut record.rx_tcp_flags)
+        };
+        counters.bytes = counters.bytes.saturating_add(d.bytes);
+        counters.packets = counters.packets.saturating_add(d.packets);
+        *flags |= d.tcp_flags;
+        record.first_seen = record.first_seen.min(d.first_seen);
+        record.last_seen = record.last_seen.max(d.last_seen);
+        batch_last_seen = batch_last_seen.max(d.last_seen);
+        if d.icmp.is_some() {
+            record.icmp = d.icmp;
+        }
+        // A record created by an event has no interface until TC counts it.
+        if record.ifindex == 0 {
+            record.ifindex = d.ifindex;
+        }
+    }
+    record.updated_at = now;
+    if has(record.rx_tcp_flags, tcp_flags::SYN_ACK) {
+        entry.established = true;
+    }
+
+    let mut became_terminal = false;
+    if !record.status.is_terminal() {
+        if let Some(status) = infer_status(record) {
+            record.status = status;
+            record.ended_at = Some(batch_last_seen);
+            became_terminal = true;
+        }
+    }
+    Absorbed {
+        before,
+        added_tx: counters_diff(record.tx, old_tx),
+        added_rx: counters_diff(record.rx, old_rx),
+        became_terminal,
+    }
+}
+
+fn counters_diff(new: Counters, old: Counters) -> Counters {
+    Counters {
+        bytes: new.bytes - old.bytes,
+        packets: new.packets - old.packets,
+    }
+}
+
+/// Terminal status implied by a TCP record's flags, if any.
+fn infer_status(record: &FlowRecord) -> Option<FlowStatus> {
+    if !is_tcp(record) {
+        return None;
+    }
+    let tx = record.tx_tcp_flags;
+    let rx = record.rx_tcp_flags;
+    if has(rx, tcp_flags::RST) && !has(rx, tcp_flags::SYN_ACK) && has(tx, tcp_flags::SYN_ONLY) {
+        Some(FlowStatus::Refused)
+    } else if has(tx | rx, tcp_flags::RST) {
+        Some(FlowStatus::Reset)
+    } else if has(tx, tcp_flags::FIN) && has(rx, tcp_flags::FIN) {
+        Some(FlowStatus::Closed)
+    } else {
+        None
+    }
+}
+
+struct EventOutcome {
+    changed: bool,
+    became_terminal: bool,
+}
+
+/// Applies an event's fields and status to a record (new or existing).
+fn apply_event(entry: &mut Entry, event: &TcpEvent) -> EventOutcome {
+    let record = &mut entry.record;
+    let mut outcome = EventOutcome {
+        changed: false,
+        became_terminal: false,
+    };
+    if event.timestamp < record.first_seen {
+        record.first_seen = event.timestamp;
+        outcome.changed = true;
+    }
+    if event.timestamp > record.last_seen {
+        record.last_seen = event.timestamp;
+        outcome.changed = true;
+    }
+    let ended = match event.kind {
+        TcpEventKind::OpenedActive => None,
+        TcpEventKind::Accepted => {
+            entry.established = true;
+            None
+        }
+        TcpEventKind::EstablishedActive => {
+            entry.established = true;
+            if let Some(latency) = event.connect_latency_ns {
+                if record.connect_latency_ns != Some(latency) {
+                    record.connect_latency_ns = Some(latency);
+                    outcome.changed = true;
+                }
+            }
+            None
+        }
+        TcpEventKind::Refused => Some(FlowStatus::Refused),
+        TcpEventKind::TimedOut => Some(FlowStatus::Timeout),
+        TcpEventKind::Reset => Some(FlowStatus::Reset),
+        TcpEventKind::Closed if has(record.tcp_flags(), tcp_flags::RST) => Some(FlowStatus::Reset),
+        TcpEventKind::Closed => Some(FlowStatus::Closed),
+    };
+    match (record.status, ended) {
+        (_, None) => {}
+        (FlowStatus::Active, Some(status)) => {
+            record.status = status;
+            record.ended_at = Some(event.timestamp);
+            outcome.became_terminal = true;
+        }
+        (FlowStatus::Closed, Some(FlowStatus::Reset)) => {
+            record.status = FlowStatus::Reset;
+            outcome.changed = true;
+        }
+        // First terminal status wins otherwise.
+        (_, Some(_)) => {}
+    }
+    outcome
+}
+
+#[cfg(test)]
+#[path = "table_tests.rs"]
+mod tests;

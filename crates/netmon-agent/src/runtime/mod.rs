@@ -15,7 +15,7 @@ use tracing::{info, warn};
 
 use crate::{
     api::{self, Readiness},
-    config::{AttachModeSetting, Config},
+    config::{AttachMode as AttachModeSetting, Config},
     export::prometheus::{self as prom, AgentMetrics, MetricsOptions},
     flow::{FlowTable, FlowTableConfig},
     telemetry::process::ProcessSampler,
@@ -79,7 +79,7 @@ pub async fn run(config: Config) -> Result<(), RuntimeError> {
     }
 
     let metrics = Arc::new(AgentMetrics::new(MetricsOptions {
-        flow_labels: config.export.prometheus.labels.iter().map(|l| l.to_flow_label()).collect(),
+        flow_labels: config.export.prometheus.labels.iter().map(|l| prom::FlowLabel::from_config(*l)).collect(),
         kube_netc_compat: config.export.prometheus.kube_netc_compat,
         ..MetricsOptions::default()
     }));
@@ -130,11 +130,13 @@ pub async fn run(config: Config) -> Result<(), RuntimeError> {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| RuntimeError::Listen { what: "metrics", addr, source })?;
-        let sampler = std::sync::Mutex::new(ProcessSampler::new());
+        let sampler = ProcessSampler::new(std::time::Instant::now()).map(std::sync::Mutex::new).ok();
         let scrape_metrics = metrics.clone();
         let on_scrape: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
-            let sample = sampler.lock().expect("sampler lock").sample(std::time::Instant::now());
-            scrape_metrics.set_process(sample.rss_bytes, sample.cpu_percent_since_last);
+            if let Some(sampler) = &sampler {
+                let sample = sampler.lock().expect("sampler lock").sample(std::time::Instant::now());
+                scrape_metrics.set_process(sample.rss_bytes, sample.cpu_percent_since_last);
+            }
         });
         let router = prom::metrics_router(metrics.clone(), readiness.clone(), on_scrape);
         info!(%addr, "metrics listener up");

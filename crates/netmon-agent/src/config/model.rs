@@ -1,0 +1,392 @@
+//! The configuration model: what each setting is, its type and its default.
+//!
+//! Every struct is `deny_unknown_fields` and `default`, so a partial file is
+//! filled from the defaults below and a misspelt key can never be silently
+//! ignored. The loader walks the serialized default to learn the key tree,
+//! so adding a field here is all it takes to make it loadable from the file,
+//! the environment and `--check-config`.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// The whole agent configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Which interfaces get the eBPF programs, and how they attach.
+    pub capture: CaptureConfig,
+    /// Sizes and timings of the kernel and user-space flow tables.
+    pub flow: FlowConfig,
+    /// Where flows are exported.
+    pub export: ExportConfig,
+    /// The flow query API.
+    pub api: ApiConfig,
+    /// Runtime sizing.
+    pub performance: PerformanceConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// `capture.*`: interface selection and attachment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaptureConfig {
+    /// Interface names to attach to. Empty means every non-loopback interface
+    /// of the agent's network namespace, including ones that appear later.
+    pub interfaces: Vec<String>,
+    /// Interface names never attached to. A trailing `*` makes the entry a
+    /// prefix match (`docker*`), because container runtimes create
+    /// interfaces with generated suffixes.
+    pub exclude_interfaces: Vec<String>,
+    /// How the programs are attached to the interfaces.
+    pub attach_mode: AttachMode,
+    /// Sample one packet in `sampling_rate`. Only 1 (every packet) is
+    /// supported in this version; the key exists so that files written for
+    /// later versions fail loudly instead of being silently misread.
+    pub sampling_rate: u32,
+}
+
+impl Default for CaptureConfig {
+    fn default() -> Self {
+        Self {
+            interfaces: Vec::new(),
+            exclude_interfaces: Vec::new(),
+            attach_mode: AttachMode::Auto,
+            sampling_rate: 1,
+        }
+    }
+}
+
+impl CaptureConfig {
+    /// Whether `name` matches an entry of `exclude_interfaces`.
+    pub fn is_excluded(&self, name: &str) -> bool {
+        self.exclude_interfaces
+            .iter()
+            .any(|pattern| interface_pattern_matches(pattern, name))
+    }
+}
+
+/// Matches an `exclude_interfaces` entry: exact, or a prefix when it ends in `*`.
+pub(crate) fn interface_pattern_matches(pattern: &str, name: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => name.starts_with(prefix),
+        None => name == pattern,
+    }
+}
+
+/// How the traffic-control programs are attached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AttachMode {
+    /// TCX when the kernel supports it (6.6+), otherwise legacy `clsact`.
+    Auto,
+    /// TCX links only; fail on kernels without it.
+    Tcx,
+    /// Legacy `clsact` qdisc with `tc` filters only.
+    Tc,
+}
+
+/// `flow.*`: flow table sizing and timing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FlowConfig {
+    /// Maximum number of flow records in the user-space flow table.
+    pub max_flows: usize,
+    /// Capacity of each kernel flow map, i.e. distinct flows per flush interval.
+    pub kernel_map_entries: u32,
+    /// A flow with no packets for this long is expired.
+    #[serde(with = "duration_text")]
+    pub flow_timeout: Duration,
+    /// How often the kernel maps are drained into the flow table.
+    #[serde(with = "duration_text")]
+    pub flush_interval: Duration,
+    /// How long closed flows stay visible in the API.
+    #[serde(with = "duration_text")]
+    pub closed_retention: Duration,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        Self {
+            max_flows: 100_000,
+            kernel_map_entries: 65_536,
+            flow_timeout: Duration::from_secs(60),
+            flush_interval: Duration::from_secs(5),
+            closed_retention: Duration::from_secs(60),
+        }
+    }
+}
+
+/// `export.*`: exporters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExportConfig {
+    /// The Prometheus scrape endpoint.
+    pub prometheus: PrometheusConfig,
+}
+
+/// `export.prometheus.*`: the Prometheus scrape endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrometheusConfig {
+    /// Serve `/metrics` at all.
+    pub enabled: bool,
+    /// Address to listen on.
+    #[serde(deserialize_with = "parsed::ip_addr")]
+    pub address: IpAddr,
+    /// Port to listen on; 0 picks a free port, which only tests want.
+    pub port: u16,
+    /// Extra per-flow labels on `netmon_bytes_total` / `netmon_packets_total`.
+    /// Off by default because every one of them has unbounded cardinality.
+    pub labels: Vec<FlowLabel>,
+    /// Also export the kube-netc gauges (`active_connections`,
+    /// `bytes_sent_per_second`, `bytes_recv_per_second`) so existing
+    /// kube-netc dashboards keep working.
+    pub kube_netc_compat: bool,
+}
+
+impl Default for PrometheusConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            port: 9090,
+            labels: Vec::new(),
+            kube_netc_compat: false,
+        }
+    }
+}
+
+/// A per-flow label that can be added to the flow counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlowLabel {
+    /// Source IP address.
+    SrcIp,
+    /// Destination IP address.
+    DstIp,
+    /// Source port.
+    SrcPort,
+    /// Destination port.
+    DstPort,
+}
+
+impl FlowLabel {
+    /// The Prometheus label name, identical to the configuration spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowLabel::SrcIp => "src_ip",
+            FlowLabel::DstIp => "dst_ip",
+            FlowLabel::SrcPort => "src_port",
+            FlowLabel::DstPort => "dst_port",
+        }
+    }
+}
+
+impl fmt::Display for FlowLabel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `api.*`: the flow query API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// Listener address. Loopback by default because the API exposes every
+    /// flow on the node and has no authentication of its own.
+    #[serde(deserialize_with = "parsed::socket_addr")]
+    pub address: SocketAddr,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            address: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9091),
+        }
+    }
+}
+
+/// `performance.*`: runtime sizing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PerformanceConfig {
+    /// Tokio worker threads.
+    pub workers: usize,
+    /// Capacity of the bounded channels between pipeline stages.
+    pub buffer_size: usize,
+}
+
+impl Default for PerformanceConfig {
+    fn default() -> Self {
+        Self {
+            workers: 2,
+            buffer_size: 4096,
+        }
+    }
+}
+
+/// `log.*`: logging.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// Most verbose level that is emitted.
+    pub level: LogLevel,
+    /// Line format.
+    pub format: LogFormat,
+}
+
+/// Log verbosity, least to most verbose.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Error,
+    Warn,
+    #[default]
+    Info,
+    Debug,
+    Trace,
+}
+
+impl LogLevel {
+    /// The configuration spelling, which is also what `tracing` filters accept.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+            LogLevel::Trace => "trace",
+        }
+    }
+}
+
+impl fmt::Display for LogLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<LogLevel> for tracing::level_filters::LevelFilter {
+    fn from(level: LogLevel) -> Self {
+        match level {
+            LogLevel::Error => Self::ERROR,
+            LogLevel::Warn => Self::WARN,
+            LogLevel::Info => Self::INFO,
+            LogLevel::Debug => Self::DEBUG,
+            LogLevel::Trace => Self::TRACE,
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+impl Config {
+    /// Where the Prometheus endpoint listens.
+    pub fn metrics_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.export.prometheus.address, self.export.prometheus.port)
+    }
+
+    /// The configuration as YAML that [`Config::from_yaml_str`] reads back
+    /// unchanged, as printed by `--check-config`.
+    pub fn to_yaml(&self) -> String {
+        serde_yaml::to_string(self)
+            .expect("the model has only string keys and plain values, which always serialize")
+    }
+}
+
+/// Durations are written as humantime text ("5s", "1m30s", "250ms") both ways,
+/// so `--check-config` output can be pasted back into a file.
+mod duration_text {
+    use std::time::Duration;
+
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&humantime::format_duration(*value))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        super::parsed::from_text(
+            deserializer,
+            "a duration such as 5s, 1m30s or 250ms",
+            |text| humantime::parse_duration(text).ok(),
+        )
+    }
+}
+
+/// Deserializers for values written as text, with an expectation phrased for
+/// operators rather than serde's type names ("invalid IP address syntax").
+mod parsed {
+    use std::fmt;
+    use std::marker::PhantomData;
+    use std::net::{IpAddr, SocketAddr};
+
+    use serde::de::{self, Deserializer, Visitor};
+
+    pub fn ip_addr<'de, D: Deserializer<'de>>(deserializer: D) -> Result<IpAddr, D::Error> {
+        from_text(
+            deserializer,
+            "an IP address such as 0.0.0.0 or ::",
+            |text| text.parse().ok(),
+        )
+    }
+
+    pub fn socket_addr<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SocketAddr, D::Error> {
+        from_text(
+            deserializer,
+            "an address and port such as 127.0.0.1:9091 or [::1]:9091",
+            |text| text.parse().ok(),
+        )
+    }
+
+    /// Accepts a string that `parse` understands; anything else is an
+    /// `invalid value`/`invalid type` error that names `expecting`.
+    pub fn from_text<'de, D, T>(
+        deserializer: D,
+        expecting: &'static str,
+        parse: fn(&str) -> Option<T>,
+    ) -> Result<T, D::Error>
+    where
+        D: Deserializer<'de>,
+    {
+        struct TextVisitor<T> {
+            expecting: &'static str,
+            parse: fn(&str) -> Option<T>,
+            marker: PhantomData<T>,
+        }
+
+        impl<T> Visitor<'_> for TextVisitor<T> {
+            type Value = T;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.expecting)
+            }
+
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<T, E> {
+                (self.parse)(text.trim())
+                    .ok_or_else(|| E::invalid_value(de::Unexpected::Str(text), &self))
+            }
+        }
+
+        deserializer.deserialize_str(TextVisitor {
+            expecting,
+            parse,
+            marker: PhantomData,
+        })
+    }
+}

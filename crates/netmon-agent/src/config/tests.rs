@@ -1,0 +1,682 @@
+//! Behaviour of the configuration as a whole: sources, precedence, and the
+//! one-line-per-problem report.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{CommandFactory, Parser};
+
+use super::load::load_with;
+use super::*;
+
+const EXAMPLE: &str = include_str!("../../../../deploy/config/netmon.yaml");
+const DOCS: &str = include_str!("../../../../docs/configuration.md");
+
+/// The report lines for `yaml`, or an empty list when it is valid.
+fn problems_in(yaml: &str) -> Vec<String> {
+    match Config::from_yaml_str(yaml) {
+        Ok(_) => Vec::new(),
+        Err(errors) => errors.to_string().lines().map(str::to_owned).collect(),
+    }
+}
+
+fn env(vars: &[(&str, &str)]) -> Vec<(String, String)> {
+    vars.iter()
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect()
+}
+
+fn args(flags: &[&str]) -> AgentArgs {
+    AgentArgs::try_parse_from(std::iter::once("netmon").chain(flags.iter().copied()))
+        .expect("test flags parse")
+}
+
+/// Loads with `file` as the content of `--config netmon.yaml`.
+fn load_from(file: &str, flags: &[&str], vars: &[(&str, &str)]) -> Result<Config, ConfigErrors> {
+    let mut args = args(flags);
+    args.config
+        .get_or_insert_with(|| PathBuf::from("netmon.yaml"));
+    load_with(&args, env(vars), |_: &Path| Ok(file.to_owned()))
+}
+
+fn lines(result: Result<Config, ConfigErrors>) -> Vec<String> {
+    match result {
+        Ok(_) => Vec::new(),
+        Err(errors) => errors.0.iter().map(ToString::to_string).collect(),
+    }
+}
+
+#[test]
+fn the_defaults_are_the_documented_values_and_validate_clean() {
+    let config = Config::default();
+    assert_eq!(config.validate(), []);
+    assert_eq!(config.capture.attach_mode, AttachMode::Auto);
+    assert_eq!(config.flow.max_flows, 100_000);
+    assert_eq!(config.flow.kernel_map_entries, 65_536);
+    assert_eq!(config.flow.flow_timeout, Duration::from_secs(60));
+    assert_eq!(config.flow.flush_interval, Duration::from_secs(5));
+    assert_eq!(config.metrics_addr(), "0.0.0.0:9090".parse().unwrap());
+    assert_eq!(config.api.address, "127.0.0.1:9091".parse().unwrap());
+    assert_eq!(config.log.level, LogLevel::Info);
+}
+
+#[test]
+fn an_empty_or_fully_commented_file_gives_the_defaults() {
+    for text in [
+        "",
+        "# nothing set\n",
+        "flow:\n",
+        "capture:\n  interfaces:\n",
+    ] {
+        assert_eq!(
+            Config::from_yaml_str(text),
+            Ok(Config::default()),
+            "{text:?}"
+        );
+    }
+}
+
+#[test]
+fn to_yaml_reads_back_as_the_same_config() {
+    let mut config = Config::default();
+    config.flow.flush_interval = Duration::from_millis(1500);
+    config.export.prometheus.labels = vec![FlowLabel::SrcIp, FlowLabel::DstPort];
+    config.api.address = "[::1]:7000".parse().unwrap();
+    assert_eq!(Config::from_yaml_str(&config.to_yaml()), Ok(config));
+}
+
+#[test]
+fn durations_accept_humantime_text() {
+    let cases = [
+        ("250ms", Duration::from_millis(250)),
+        ("5s", Duration::from_secs(5)),
+        ("1m30s", Duration::from_secs(90)),
+        ("2h", Duration::from_secs(7200)),
+    ];
+    for (text, expected) in cases {
+        let config =
+            Config::from_yaml_str(&format!("flow:\n  closed_retention: {text}\n")).unwrap();
+        assert_eq!(config.flow.closed_retention, expected, "{text}");
+    }
+}
+
+#[test]
+fn the_example_deploy_file_sets_every_key_to_its_default_and_validates() {
+    assert_eq!(Config::from_yaml_str(EXAMPLE), Ok(Config::default()));
+    let example: serde_yaml::Value = serde_yaml::from_str(EXAMPLE).unwrap();
+    for (path, _) in settings() {
+        let found = path
+            .split('.')
+            .try_fold(&example, |node, key| node.get(key));
+        assert!(found.is_some(), "the example does not show {path}");
+    }
+}
+
+#[test]
+fn the_docs_describe_every_setting_and_its_environment_variable() {
+    for (path, var) in settings() {
+        assert!(DOCS.contains(&format!("`{path}`")), "docs miss {path}");
+        assert!(DOCS.contains(&format!("`{var}`")), "docs miss {var}");
+    }
+}
+
+#[test]
+fn every_setting_has_its_own_environment_variable() {
+    let settings = settings();
+    let mut vars: Vec<&str> = settings.iter().map(|(_, var)| var.as_str()).collect();
+    vars.sort_unstable();
+    vars.dedup();
+    assert_eq!(vars.len(), settings.len());
+    assert!(!vars.contains(&CONFIG_VAR));
+}
+
+#[test]
+fn unknown_keys_are_reported_at_any_depth_with_the_keys_expected_there() {
+    let cases = [
+        (
+            "flw:\n  max_flows: 1\n",
+            "flw: unknown key (expected one of: capture, flow, export, api, performance, log)",
+        ),
+        (
+            "flow:\n  flow_timout: 3s\n",
+            "flow.flow_timout: unknown key (expected one of: max_flows, kernel_map_entries, \
+             flow_timeout, flush_interval, closed_retention)",
+        ),
+        (
+            "export:\n  prometheus:\n    adress: 0.0.0.0\n",
+            "export.prometheus.adress: unknown key (expected one of: enabled, address, port, \
+             labels, kube_netc_compat)",
+        ),
+        (
+            "log:\n  5: x\n",
+            "log.5: unknown key (expected one of: level, format)",
+        ),
+    ];
+    for (yaml, expected) in cases {
+        assert_eq!(problems_in(yaml), [expected], "{yaml}");
+    }
+}
+
+#[test]
+fn values_of_the_wrong_type_are_reported_with_the_value_and_what_was_expected() {
+    let cases = [
+        (
+            "flow:\n  max_flows: lots\n",
+            "flow.max_flows: invalid value \"lots\": expected a positive integer",
+        ),
+        (
+            "flow:\n  max_flows: -1\n",
+            "flow.max_flows: invalid value -1: expected a positive integer",
+        ),
+        (
+            "flow:\n  flow_timeout: 10\n",
+            "flow.flow_timeout: invalid value 10: expected a duration such as 5s, 1m30s or 250ms",
+        ),
+        (
+            "flow:\n  flow_timeout: 5x\n",
+            "flow.flow_timeout: invalid value \"5x\": expected a duration such as 5s, 1m30s or 250ms",
+        ),
+        (
+            "capture:\n  attach_mode: fast\n",
+            "capture.attach_mode: invalid value \"fast\": expected one of auto, tcx, tc",
+        ),
+        (
+            "log:\n  level: 5\n",
+            "log.level: invalid value 5: expected one of error, warn, info, debug, trace",
+        ),
+        (
+            "capture:\n  interfaces: eth0\n",
+            "capture.interfaces: invalid value \"eth0\": expected a list",
+        ),
+        (
+            "export:\n  prometheus:\n    enabled: yes\n",
+            "export.prometheus.enabled: invalid value \"yes\": expected true or false",
+        ),
+        (
+            "export:\n  prometheus:\n    port: 70000\n",
+            "export.prometheus.port: invalid value 70000: expected an integer from 0 to 65535",
+        ),
+        (
+            "export:\n  prometheus:\n    address: nope\n",
+            "export.prometheus.address: invalid value \"nope\": expected an IP address such as \
+             0.0.0.0 or ::",
+        ),
+        (
+            "api:\n  address: 1.2.3.4\n",
+            "api.address: invalid value \"1.2.3.4\": expected an address and port such as \
+             127.0.0.1:9091 or [::1]:9091",
+        ),
+        (
+            "flow: 5\n",
+            "flow: invalid value 5: expected a mapping with keys: max_flows, kernel_map_entries, \
+             flow_timeout, flush_interval, closed_retention",
+        ),
+    ];
+    for (yaml, expected) in cases {
+        assert_eq!(problems_in(yaml), [expected], "{yaml}");
+    }
+}
+
+#[test]
+fn every_bad_item_of_a_list_is_reported_with_its_index() {
+    let yaml = "export:\n  prometheus:\n    labels: [pod, src_ip, 7]\n";
+    assert_eq!(
+        problems_in(yaml),
+        [
+            "export.prometheus.labels[0]: invalid value \"pod\": expected one of src_ip, dst_ip, \
+             src_port, dst_port",
+            "export.prometheus.labels[2]: invalid value 7: expected one of src_ip, dst_ip, \
+             src_port, dst_port",
+        ]
+    );
+}
+
+#[test]
+fn semantic_problems_name_the_setting_to_change() {
+    let cases = [
+        (
+            "capture:\n  sampling_rate: 2\n",
+            "capture.sampling_rate: only 1 (every packet) is supported in this version, got 2",
+        ),
+        (
+            "capture:\n  sampling_rate: 0\n",
+            "capture.sampling_rate: only 1 (every packet) is supported in this version, got 0",
+        ),
+        (
+            "capture:\n  interfaces: [this-name-is-too-long]\n",
+            "capture.interfaces[0]: \"this-name-is-too-long\" is longer than 15 bytes, the \
+             kernel's limit for interface names",
+        ),
+        (
+            "capture:\n  interfaces: [eth0, eth0]\n",
+            "capture.interfaces[1]: \"eth0\" is listed more than once",
+        ),
+        (
+            "capture:\n  interfaces: ['eth 0']\n",
+            "capture.interfaces[0]: \"eth 0\" is not a valid interface name: it contains '/', \
+             ':' or whitespace",
+        ),
+        (
+            "capture:\n  interfaces: [eth0]\n  exclude_interfaces: ['eth*']\n",
+            "capture.interfaces[0]: \"eth0\" is also excluded by capture.exclude_interfaces \
+             entry \"eth*\"",
+        ),
+        (
+            "capture:\n  exclude_interfaces: ['*']\n",
+            "capture.exclude_interfaces[0]: \"*\" would exclude every interface; list the \
+             interfaces to skip",
+        ),
+        (
+            "capture:\n  exclude_interfaces: ['veth*x']\n",
+            "capture.exclude_interfaces[0]: \"veth*x\": '*' is only allowed at the end, as a \
+             prefix match",
+        ),
+        (
+            "flow:\n  max_flows: 0\n",
+            "flow.max_flows: must be at least 1",
+        ),
+        (
+            "flow:\n  kernel_map_entries: 100\n",
+            "flow.kernel_map_entries: must be at least 1024, got 100",
+        ),
+        (
+            "flow:\n  flow_timeout: 0s\n",
+            "flow.flow_timeout: must be greater than 0",
+        ),
+        (
+            "flow:\n  flush_interval: 50ms\n",
+            "flow.flush_interval: must be at least 100ms, got 50ms",
+        ),
+        (
+            "flow:\n  flow_timeout: 2s\n",
+            "flow.flush_interval: must be less than flow.flow_timeout (5s >= 2s)",
+        ),
+        (
+            "export:\n  prometheus:\n    labels: [src_ip, src_ip]\n",
+            "export.prometheus.labels[1]: src_ip is listed more than once",
+        ),
+        (
+            "export:\n  prometheus:\n    port: 9091\napi:\n  address: 0.0.0.0:9091\n",
+            "api.address: 0.0.0.0:9091 conflicts with the Prometheus listener 0.0.0.0:9091 \
+             (export.prometheus.address and port): both would bind port 9091",
+        ),
+        (
+            "performance:\n  workers: 0\n",
+            "performance.workers: must be from 1 to 256, got 0",
+        ),
+        (
+            "performance:\n  workers: 1000\n",
+            "performance.workers: must be from 1 to 256, got 1000",
+        ),
+        (
+            "performance:\n  buffer_size: 8\n",
+            "performance.buffer_size: must be at least 16, got 8",
+        ),
+    ];
+    for (yaml, expected) in cases {
+        assert_eq!(problems_in(yaml), [expected], "{yaml}");
+    }
+}
+
+#[test]
+fn listeners_conflict_only_when_their_addresses_overlap_on_one_port() {
+    let conflicts = |metrics: &str, api: &str| {
+        let mut config = Config::default();
+        let metrics: SocketAddr = metrics.parse().unwrap();
+        config.export.prometheus.address = metrics.ip();
+        config.export.prometheus.port = metrics.port();
+        config.api.address = api.parse().unwrap();
+        !config.validate().is_empty()
+    };
+    assert!(conflicts("127.0.0.1:9000", "127.0.0.1:9000"));
+    assert!(conflicts("0.0.0.0:9000", "127.0.0.1:9000"));
+    assert!(conflicts("[::]:9000", "127.0.0.1:9000"));
+    assert!(!conflicts("0.0.0.0:9000", "[::1]:9000"));
+    assert!(!conflicts("10.0.0.1:9000", "127.0.0.1:9000"));
+    assert!(!conflicts("0.0.0.0:9000", "0.0.0.0:9001"));
+    assert!(!conflicts("127.0.0.1:0", "127.0.0.1:0"));
+}
+
+#[test]
+fn a_disabled_prometheus_exporter_conflicts_with_nothing() {
+    let yaml = "export:\n  prometheus:\n    enabled: false\n    port: 9091\n\
+                api:\n  address: 0.0.0.0:9091\n";
+    assert_eq!(problems_in(yaml), Vec::<String>::new());
+}
+
+#[test]
+fn several_problems_are_reported_together_one_line_each_in_file_order() {
+    let yaml = "\
+flow:
+  flow_timout: 3s
+  max_flows: lots
+  flow_timeout: 2s
+capture:
+  sampling_rate: 2
+";
+    assert_eq!(
+        problems_in(yaml),
+        [
+            "flow.flow_timout: unknown key (expected one of: max_flows, kernel_map_entries, \
+             flow_timeout, flush_interval, closed_retention)",
+            "flow.max_flows: invalid value \"lots\": expected a positive integer",
+            "capture.sampling_rate: only 1 (every packet) is supported in this version, got 2",
+            "flow.flush_interval: must be less than flow.flow_timeout (5s >= 2s)",
+        ]
+    );
+}
+
+#[test]
+fn checks_that_involve_a_rejected_value_are_not_reported() {
+    // flow_timeout keeps its 60s default after being rejected; comparing the
+    // flush interval with it would report a problem with a value nobody wrote.
+    let yaml = "flow:\n  flow_timeout: soon\n  flush_interval: 90s\n";
+    assert_eq!(
+        problems_in(yaml),
+        ["flow.flow_timeout: invalid value \"soon\": expected a duration such as 5s, 1m30s or 250ms"]
+    );
+}
+
+#[test]
+fn invalid_yaml_is_one_line_naming_the_file_line_and_column() {
+    let result = load_from("flow:\n  max_flows: 1\n   bad: 2\n", &[], &[]);
+    assert_eq!(
+        lines(result),
+        ["netmon.yaml: invalid YAML: mapping values are not allowed in this context at line 3 column 7"]
+    );
+}
+
+#[test]
+fn a_file_that_is_not_a_mapping_is_one_line_naming_the_file() {
+    let result = load_from("- flow\n", &[], &[]);
+    assert_eq!(
+        lines(result),
+        [
+            "netmon.yaml: expected a mapping of settings at the top level (keys: capture, flow, \
+          export, api, performance, log), found a list"
+        ]
+    );
+}
+
+#[test]
+fn a_missing_file_is_reported_along_with_the_environment_problems() {
+    let missing = std::env::temp_dir().join("netmon-config-test-does-not-exist.yaml");
+    let args = AgentArgs {
+        config: Some(missing.clone()),
+        ..AgentArgs::default()
+    };
+    let errors = load(&args, env(&[("NETMON_FLOW_MAXFLOWS", "5")])).unwrap_err();
+    assert_eq!(
+        errors.paths(),
+        [
+            missing.display().to_string().as_str(),
+            "env NETMON_FLOW_MAXFLOWS"
+        ]
+    );
+    assert!(errors.0[0]
+        .message
+        .starts_with("cannot read config file: No such file or directory"));
+}
+
+#[test]
+fn yaml_anchors_and_merge_keys_are_resolved() {
+    let yaml = "\
+x-timing: &timing
+  flow_timeout: 30s
+flow:
+  <<: *timing
+";
+    // The anchor holder is itself an unknown key, but the merged value lands.
+    assert_eq!(
+        problems_in(yaml),
+        ["x-timing: unknown key (expected one of: capture, flow, export, api, performance, log)"]
+    );
+    let yaml = "flow: &flow\n  flow_timeout: 30s\n  <<: {flush_interval: 2s}\n";
+    let config = Config::from_yaml_str(yaml).unwrap();
+    assert_eq!(config.flow.flush_interval, Duration::from_secs(2));
+    assert_eq!(config.flow.flow_timeout, Duration::from_secs(30));
+}
+
+#[test]
+fn environment_variables_override_the_setting_their_name_spells() {
+    type Expect = fn(&Config) -> bool;
+    let cases: [(&str, &str, Expect); 8] = [
+        ("NETMON_FLOW_FLOW_TIMEOUT", "30s", |c| {
+            c.flow.flow_timeout == Duration::from_secs(30)
+        }),
+        ("NETMON_EXPORT_PROMETHEUS_PORT", "9100", |c| {
+            c.export.prometheus.port == 9100
+        }),
+        ("NETMON_EXPORT_PROMETHEUS_ENABLED", "false", |c| {
+            !c.export.prometheus.enabled
+        }),
+        ("NETMON_CAPTURE_INTERFACES", "eth0,eth1", |c| {
+            c.capture.interfaces == ["eth0", "eth1"]
+        }),
+        ("NETMON_CAPTURE_EXCLUDE_INTERFACES", "", |c| {
+            c.capture.exclude_interfaces.is_empty()
+        }),
+        ("NETMON_EXPORT_PROMETHEUS_LABELS", "dst_ip, dst_port", |c| {
+            c.export.prometheus.labels == [FlowLabel::DstIp, FlowLabel::DstPort]
+        }),
+        ("NETMON_API_ADDRESS", "[::1]:7000", |c| {
+            c.api.address == "[::1]:7000".parse().unwrap()
+        }),
+        ("NETMON_LOG_FORMAT", "json", |c| {
+            c.log.format == LogFormat::Json
+        }),
+    ];
+    let file = "capture:\n  exclude_interfaces: ['docker*']\n";
+    for (var, value, expect) in cases {
+        let config = load_from(file, &[], &[(var, value)]).unwrap();
+        assert!(expect(&config), "{var}={value} did not apply");
+    }
+}
+
+#[test]
+fn a_netmon_variable_that_names_no_setting_is_a_problem() {
+    let result = load_from(
+        "",
+        &[],
+        &[("NETMON_FLOW_MAXFLOWS", "5"), ("NETMON_FLOW", "x")],
+    );
+    assert_eq!(
+        lines(result),
+        [
+            "env NETMON_FLOW: unknown setting",
+            "env NETMON_FLOW_MAXFLOWS: unknown setting (did you mean NETMON_FLOW_MAX_FLOWS?)",
+        ]
+    );
+}
+
+#[test]
+fn a_badly_typed_environment_value_names_the_variable_and_the_setting() {
+    let result = load_from(
+        "",
+        &[],
+        &[
+            ("NETMON_FLOW_MAX_FLOWS", "lots"),
+            ("NETMON_EXPORT_PROMETHEUS_LABELS", "src_ip,pod"),
+        ],
+    );
+    assert_eq!(
+        lines(result),
+        [
+            "env NETMON_EXPORT_PROMETHEUS_LABELS: invalid value \"pod\" for \
+             export.prometheus.labels[1]: expected one of src_ip, dst_ip, src_port, dst_port",
+            "env NETMON_FLOW_MAX_FLOWS: invalid value \"lots\" for flow.max_flows: expected a \
+             positive integer",
+        ]
+    );
+}
+
+#[test]
+fn flags_beat_environment_which_beats_the_file_which_beats_defaults() {
+    let file = "\
+log:
+  level: warn
+api:
+  address: 127.0.0.1:8001
+flow:
+  max_flows: 10
+capture:
+  interfaces: [eth0]
+";
+    let vars = [
+        ("NETMON_LOG_LEVEL", "error"),
+        ("NETMON_API_ADDRESS", "127.0.0.1:8002"),
+        ("NETMON_CAPTURE_INTERFACES", "eth1"),
+    ];
+    let flags = ["--log-level", "trace", "--interface", "eth2"];
+
+    let config = load_from(file, &flags, &vars).unwrap();
+    assert_eq!(config.log.level, LogLevel::Trace, "flag over env");
+    assert_eq!(config.capture.interfaces, ["eth2"], "flag over env");
+    assert_eq!(config.api.address.port(), 8002, "env over file");
+    assert_eq!(config.flow.max_flows, 10, "file over default");
+    assert_eq!(config.flow.kernel_map_entries, 65_536, "default");
+}
+
+#[test]
+fn flags_set_what_their_help_says() {
+    let flags = [
+        "--interface",
+        "eth0,eth1",
+        "--interface",
+        "eth2",
+        "--metrics-addr",
+        "127.0.0.1:9100",
+        "--api-addr",
+        "[::1]:9200",
+        "--debug",
+    ];
+    let config = load_from("", &flags, &[]).unwrap();
+    assert_eq!(config.capture.interfaces, ["eth0", "eth1", "eth2"]);
+    assert_eq!(config.metrics_addr(), "127.0.0.1:9100".parse().unwrap());
+    assert_eq!(config.api.address, "[::1]:9200".parse().unwrap());
+    assert_eq!(config.log.level, LogLevel::Debug);
+}
+
+#[test]
+fn semantic_checks_judge_the_final_values_after_flags() {
+    let file = "capture:\n  exclude_interfaces: ['veth*']\n";
+    let result = load_from(file, &["--interface", "veth0"], &[]);
+    assert_eq!(
+        lines(result),
+        ["capture.interfaces[0]: \"veth0\" is also excluded by capture.exclude_interfaces entry \
+          \"veth*\""]
+    );
+}
+
+#[test]
+fn netmon_config_in_the_environment_names_the_file_when_no_flag_does() {
+    let mut read = None;
+    let vars = env(&[("NETMON_CONFIG", "/etc/netmon/netmon.yaml")]);
+    let config = load_with(&AgentArgs::default(), vars, |path: &Path| {
+        read = Some(path.to_owned());
+        Ok("flow:\n  max_flows: 7\n".to_owned())
+    })
+    .unwrap();
+    assert_eq!(read, Some(PathBuf::from("/etc/netmon/netmon.yaml")));
+    assert_eq!(config.flow.max_flows, 7);
+}
+
+#[test]
+fn without_a_file_the_defaults_are_used_and_nothing_is_read() {
+    let config = load_with(&AgentArgs::default(), Vec::new(), |_: &Path| {
+        Err(io::Error::other("must not be read"))
+    });
+    assert_eq!(config, Ok(Config::default()));
+}
+
+#[test]
+fn check_config_prints_the_effective_config_and_problems_make_it_invalid() {
+    let check = args(&["--check-config", "--metrics-addr", "127.0.0.1:9100"]);
+    match startup(&check, Vec::new()) {
+        Startup::Print(yaml) => {
+            let printed = Config::from_yaml_str(&yaml).unwrap();
+            assert_eq!(printed.export.prometheus.port, 9100);
+        }
+        other => panic!("expected the effective config, got {other:?}"),
+    }
+    let bad = env(&[("NETMON_FLOW_MAX_FLOWS", "0")]);
+    match startup(&check, bad) {
+        Startup::Invalid(errors) => assert_eq!(errors.paths(), ["flow.max_flows"]),
+        other => panic!("expected problems, got {other:?}"),
+    }
+    assert_eq!(EXIT_INVALID_CONFIG, 2);
+}
+
+#[test]
+fn print_default_config_prints_the_defaults_whatever_else_is_set() {
+    let print = args(&["--print-default-config", "--debug"]);
+    match startup(&print, env(&[("NETMON_NOPE", "1")])) {
+        Startup::Print(yaml) => assert_eq!(Config::from_yaml_str(&yaml), Ok(Config::default())),
+        other => panic!("expected the defaults, got {other:?}"),
+    }
+}
+
+#[test]
+fn without_special_flags_a_valid_config_runs() {
+    assert!(matches!(
+        startup(&AgentArgs::default(), Vec::new()),
+        Startup::Run(config) if config == Config::default()
+    ));
+}
+
+#[test]
+fn bad_flag_values_are_clap_usage_errors_with_exit_status_2() {
+    let bad = [
+        &["--metrics-addr", "9100"][..],
+        &["--api-addr", "localhost"][..],
+        &["--log-level", "loud"][..],
+        &["--debug", "--log-level", "info"][..],
+        &["--check-config", "--print-default-config"][..],
+    ];
+    for flags in bad {
+        let error =
+            AgentArgs::try_parse_from(std::iter::once("netmon").chain(flags.iter().copied()))
+                .unwrap_err();
+        assert_eq!(error.exit_code(), 2, "{flags:?}");
+    }
+}
+
+#[test]
+fn the_command_line_definition_is_consistent_and_help_shows_examples() {
+    AgentArgs::command().debug_assert();
+    let help = AgentArgs::command().render_long_help().to_string();
+    for needle in [
+        "--config <PATH>",
+        "NETMON_CONFIG",
+        "--check-config",
+        "Examples:",
+    ] {
+        assert!(help.contains(needle), "help lacks {needle}:\n{help}");
+    }
+}
+
+#[test]
+fn every_problem_path_names_a_real_setting() {
+    let mut config = Config::default();
+    config.capture.interfaces = vec!["".into(), "a/b".into()];
+    config.capture.exclude_interfaces = vec!["*".into()];
+    config.capture.sampling_rate = 3;
+    config.flow.max_flows = 0;
+    config.flow.kernel_map_entries = 0;
+    config.flow.flow_timeout = Duration::ZERO;
+    config.flow.flush_interval = Duration::ZERO;
+    config.export.prometheus.labels = vec![FlowLabel::SrcIp, FlowLabel::SrcIp];
+    config.export.prometheus.port = 9091;
+    config.performance.workers = 0;
+    config.performance.buffer_size = 0;
+
+    let known: Vec<String> = settings().into_iter().map(|(path, _)| path).collect();
+    let problems = config.validate();
+    assert!(problems.len() >= 12, "{problems:?}");
+    for problem in problems {
+        let setting = problem.path.split('[').next().unwrap();
+        assert!(known.iter().any(|k| k == setting), "{}", problem.path);
+    }
+}

@@ -1,0 +1,256 @@
+//! Semantic checks: values of the right type that the agent still cannot run
+//! with, reported all at once with the path of the setting to change.
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use super::error::ConfigProblem;
+use super::model::{interface_pattern_matches, CaptureConfig, Config};
+
+/// Linux interface names are at most IFNAMSIZ - 1 bytes.
+const MAX_INTERFACE_NAME: usize = 15;
+/// Kernel maps smaller than this overflow within one flush on a busy node.
+const MIN_KERNEL_MAP_ENTRIES: u32 = 1024;
+/// Draining the kernel maps more often than this costs more CPU than it saves latency.
+const MIN_FLUSH_INTERVAL: Duration = Duration::from_millis(100);
+const MAX_WORKERS: usize = 256;
+/// Smaller channels turn every burst into back-pressure on the kernel reader.
+const MIN_BUFFER_SIZE: usize = 16;
+
+/// A failed check: the problem, plus the other settings its judgement
+/// depends on, so the loader can drop it when one of those was rejected and
+/// only holds its default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Check {
+    pub problem: ConfigProblem,
+    pub also_involves: Vec<&'static str>,
+}
+
+impl Check {
+    fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            problem: ConfigProblem::new(path, message),
+            also_involves: Vec::new(),
+        }
+    }
+
+    fn involving(mut self, settings: &[&'static str]) -> Self {
+        self.also_involves.extend_from_slice(settings);
+        self
+    }
+
+    /// Every setting this check looked at.
+    pub fn settings(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.problem.path.as_str()).chain(self.also_involves.iter().copied())
+    }
+}
+
+impl Config {
+    /// Every semantic problem of this configuration, in model order; empty
+    /// when the agent can run with it.
+    pub fn validate(&self) -> Vec<ConfigProblem> {
+        checks(self)
+            .into_iter()
+            .map(|check| check.problem)
+            .collect()
+    }
+}
+
+pub(crate) fn checks(config: &Config) -> Vec<Check> {
+    let mut out = Vec::new();
+    check_capture(&config.capture, &mut out);
+    check_flow(config, &mut out);
+    check_export(config, &mut out);
+    check_performance(config, &mut out);
+    out
+}
+
+fn check_capture(capture: &CaptureConfig, out: &mut Vec<Check>) {
+    let mut seen = HashSet::new();
+    for (index, name) in capture.interfaces.iter().enumerate() {
+        let path = format!("capture.interfaces[{index}]");
+        if let Some(message) = interface_name_problem(name) {
+            out.push(Check::new(path, message));
+        } else if !seen.insert(name) {
+            out.push(Check::new(
+                path,
+                format!("{name:?} is listed more than once"),
+            ));
+        } else if let Some(pattern) = capture
+            .exclude_interfaces
+            .iter()
+            .find(|pattern| interface_pattern_matches(pattern, name))
+        {
+            // Listing and excluding the same interface is contradictory; the
+            // exclusion would win and the interface would silently go unwatched.
+            out.push(
+                Check::new(
+                    path,
+                    format!(
+                        "{name:?} is also excluded by capture.exclude_interfaces entry {pattern:?}"
+                    ),
+                )
+                .involving(&["capture.exclude_interfaces"]),
+            );
+        }
+    }
+
+    for (index, pattern) in capture.exclude_interfaces.iter().enumerate() {
+        let path = format!("capture.exclude_interfaces[{index}]");
+        let prefix = pattern.strip_suffix('*');
+        let message = if pattern == "*" {
+            Some("\"*\" would exclude every interface; list the interfaces to skip".to_owned())
+        } else if prefix.unwrap_or(pattern).contains('*') {
+            Some(format!(
+                "{pattern:?}: '*' is only allowed at the end, as a prefix match"
+            ))
+        } else {
+            interface_name_problem(prefix.unwrap_or(pattern))
+        };
+        if let Some(message) = message {
+            out.push(Check::new(path, message));
+        }
+    }
+
+    if capture.sampling_rate != 1 {
+        out.push(Check::new(
+            "capture.sampling_rate",
+            format!(
+                "only 1 (every packet) is supported in this version, got {}",
+                capture.sampling_rate
+            ),
+        ));
+    }
+}
+
+/// Why the kernel would refuse `name` as an interface name, if it would.
+fn interface_name_problem(name: &str) -> Option<String> {
+    if name.is_empty() {
+        Some("interface name is empty".to_owned())
+    } else if name.len() > MAX_INTERFACE_NAME {
+        Some(format!(
+            "{name:?} is longer than {MAX_INTERFACE_NAME} bytes, the kernel's limit for interface names"
+        ))
+    } else if name == "." || name == ".." {
+        Some(format!("{name:?} is not a valid interface name"))
+    } else if name.contains(['/', ':']) || name.chars().any(char::is_whitespace) {
+        Some(format!(
+            "{name:?} is not a valid interface name: it contains '/', ':' or whitespace"
+        ))
+    } else {
+        None
+    }
+}
+
+fn check_flow(config: &Config, out: &mut Vec<Check>) {
+    let flow = &config.flow;
+    let show = |duration: Duration| humantime::format_duration(duration).to_string();
+    if flow.max_flows == 0 {
+        out.push(Check::new("flow.max_flows", "must be at least 1"));
+    }
+    if flow.kernel_map_entries < MIN_KERNEL_MAP_ENTRIES {
+        out.push(Check::new(
+            "flow.kernel_map_entries",
+            format!(
+                "must be at least {MIN_KERNEL_MAP_ENTRIES}, got {}",
+                flow.kernel_map_entries
+            ),
+        ));
+    }
+    if flow.flow_timeout.is_zero() {
+        out.push(Check::new("flow.flow_timeout", "must be greater than 0"));
+    }
+    if flow.flush_interval < MIN_FLUSH_INTERVAL {
+        out.push(Check::new(
+            "flow.flush_interval",
+            format!(
+                "must be at least {}, got {}",
+                show(MIN_FLUSH_INTERVAL),
+                show(flow.flush_interval)
+            ),
+        ));
+    } else if !flow.flow_timeout.is_zero() && flow.flush_interval >= flow.flow_timeout {
+        // Flows are only seen at flushes, so a flush interval at least as long
+        // as the timeout would expire flows that are still active.
+        out.push(
+            Check::new(
+                "flow.flush_interval",
+                format!(
+                    "must be less than flow.flow_timeout ({} >= {})",
+                    show(flow.flush_interval),
+                    show(flow.flow_timeout)
+                ),
+            )
+            .involving(&["flow.flow_timeout"]),
+        );
+    }
+}
+
+fn check_export(config: &Config, out: &mut Vec<Check>) {
+    let prometheus = &config.export.prometheus;
+    let mut seen = HashSet::new();
+    for (index, label) in prometheus.labels.iter().enumerate() {
+        // A duplicate label name makes the Prometheus registry reject the metric.
+        if !seen.insert(label) {
+            out.push(Check::new(
+                format!("export.prometheus.labels[{index}]"),
+                format!("{label} is listed more than once"),
+            ));
+        }
+    }
+
+    let metrics = config.metrics_addr();
+    let api = config.api.address;
+    if prometheus.enabled
+        && metrics.port() != 0
+        && metrics.port() == api.port()
+        && listeners_overlap(metrics.ip(), api.ip())
+    {
+        out.push(
+            Check::new(
+                "api.address",
+                format!(
+                    "{api} conflicts with the Prometheus listener {metrics} \
+                     (export.prometheus.address and port): both would bind port {}",
+                    api.port()
+                ),
+            )
+            .involving(&[
+                "export.prometheus.enabled",
+                "export.prometheus.address",
+                "export.prometheus.port",
+            ]),
+        );
+    }
+}
+
+/// Whether two listeners on the same port would collide: same address, a
+/// wildcard of the same family, or `::`, which Linux binds dual-stack.
+fn listeners_overlap(a: IpAddr, b: IpAddr) -> bool {
+    let wildcard_covers =
+        |wild: IpAddr, other: IpAddr| wild.is_unspecified() && (wild.is_ipv6() || other.is_ipv4());
+    a == b || wildcard_covers(a, b) || wildcard_covers(b, a)
+}
+
+fn check_performance(config: &Config, out: &mut Vec<Check>) {
+    let performance = &config.performance;
+    if !(1..=MAX_WORKERS).contains(&performance.workers) {
+        out.push(Check::new(
+            "performance.workers",
+            format!(
+                "must be from 1 to {MAX_WORKERS}, got {}",
+                performance.workers
+            ),
+        ));
+    }
+    if performance.buffer_size < MIN_BUFFER_SIZE {
+        out.push(Check::new(
+            "performance.buffer_size",
+            format!(
+                "must be at least {MIN_BUFFER_SIZE}, got {}",
+                performance.buffer_size
+            ),
+        ));
+    }
+}

@@ -1,0 +1,4 @@
+//! The stages that read the kernel.
+
+pub mod links;
+pub mod kernel;
