@@ -1,14 +1,18 @@
 //! Every flush interval: swap and drain the kernel flow maps, merge into the
 //! flow table, age it, and publish the changes and the kernel's counters.
 
-use std::{collections::HashMap, sync::Arc, time::{Duration, Instant}};
+use std::{
+    collections::HashMap,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use tokio::sync::watch;
 use tracing::{debug, warn};
 
 use crate::{
     api::Readiness,
-    export::prometheus::{Hook, KernelCounters},
+    export::prometheus::{Hook, KernelCounters, Stage},
     flow::{Direction, FlowDelta, Protocol},
     source::kernel::{self, ClockMap},
 };
@@ -31,7 +35,7 @@ pub async fn run(
         let state2 = state.clone();
         // The drain waits for an RCU grace period and walks maps: blocking
         // work, kept off the async workers.
-        match tokio::task::spawn_blocking(move || drain_once(&state2)).await {
+        match tokio::task::spawn_blocking(move || drain_once(&state2, interval)).await {
             Ok(Ok(())) => {
                 if !readiness.is_ready() {
                     readiness.set_ready();
@@ -46,20 +50,25 @@ pub async fn run(
     }
 }
 
-fn drain_once(state: &AgentState) -> Result<(), netmon_ebpf::EbpfError> {
+fn drain_once(state: &AgentState, interval: Duration) -> Result<(), netmon_ebpf::EbpfError> {
     let started = Instant::now();
     let (drained, kernel_stats, iface_counters) = {
         let mut guard = state.ebpf.lock().expect("ebpf lock");
-        let Some(ebpf) = guard.as_mut() else { return Ok(()) };
+        let Some(ebpf) = guard.as_mut() else {
+            return Ok(());
+        };
         let drained = ebpf.drain_flows()?;
         (drained, ebpf.kernel_stats()?, ebpf.interface_counters()?)
     };
     let clock = ClockMap::now();
-    let deltas: Vec<FlowDelta> =
-        drained.entries.iter().map(|(k, v)| kernel::flow_delta(k, v, &clock)).collect();
+    let deltas: Vec<FlowDelta> = drained
+        .entries
+        .iter()
+        .map(|(k, v)| kernel::flow_delta(k, v, &clock))
+        .collect();
     let metrics = &state.metrics;
-    metrics.observe_processing("drain", started.elapsed());
-    metrics.set_kernel_map_entries(deltas.len() as u64);
+    metrics.observe_processing(Stage::Drain, started.elapsed());
+    metrics.set_kernel_flow_map_entries(deltas.len() as u64);
 
     let merge_started = Instant::now();
     let now = clock.wall_now();
@@ -70,17 +79,21 @@ fn drain_once(state: &AgentState) -> Result<(), netmon_ebpf::EbpfError> {
         let changes = table.take_changes();
         let mut active: HashMap<(Protocol, Direction), u64> = HashMap::new();
         for record in table.records().filter(|r| !r.status.is_terminal()) {
-            *active.entry((record.key.protocol, state.direction_of(record))).or_default() += 1;
+            *active
+                .entry((record.key.protocol, state.direction_of(record)))
+                .or_default() += 1;
         }
         (changes, active, table.stats())
     };
     state.publish(&changes);
-    metrics.observe_processing("merge", merge_started.elapsed());
+    metrics.update_kube_netc(&changes, interval);
+    metrics.expire_flow_series(now);
+    metrics.observe_processing(Stage::Merge, merge_started.elapsed());
 
     let active: Vec<(Protocol, Direction, u64)> =
         active.into_iter().map(|((p, d), n)| (p, d, n)).collect();
     metrics.set_active_flows(&active);
-    metrics.set_flow_table(stats.flows as u64, stats.evicted_total);
+    metrics.set_flow_table_flows(stats.flows as u64);
     metrics.set_kernel_counters(&KernelCounters {
         flow_map_full_packets: kernel_stats.flow_map_full_packets,
         flow_map_full_bytes: kernel_stats.flow_map_full_bytes,
@@ -95,11 +108,20 @@ fn drain_once(state: &AgentState) -> Result<(), netmon_ebpf::EbpfError> {
         .iter()
         .filter_map(|c| {
             let name = state.interface_name(c.ifindex)?;
-            let hook = if c.ingress { Hook::Ingress } else { Hook::Egress };
+            let hook = if c.ingress {
+                Hook::Ingress
+            } else {
+                Hook::Egress
+            };
             Some((name, hook, c.bytes, c.packets))
         })
         .collect();
     metrics.set_interface_counters(&per_interface);
-    debug!(entries = deltas.len(), changes = changes.len(), flows = stats.flows, "drained");
+    debug!(
+        entries = deltas.len(),
+        changes = changes.len(),
+        flows = stats.flows,
+        "drained"
+    );
     Ok(())
 }

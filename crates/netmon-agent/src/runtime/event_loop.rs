@@ -8,13 +8,20 @@ use netmon_ebpf::EventReader;
 use tokio::sync::watch;
 use tracing::warn;
 
-use crate::source::kernel::{self, ClockMap};
+use crate::{
+    export::prometheus::Stage,
+    source::kernel::{self, ClockMap},
+};
 
 use super::AgentState;
 
 const MAX_EVENTS_PER_WAKEUP: usize = 1024;
 
-pub async fn run(state: Arc<AgentState>, mut reader: EventReader, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(
+    state: Arc<AgentState>,
+    mut reader: EventReader,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut batch = Vec::with_capacity(MAX_EVENTS_PER_WAKEUP);
     loop {
         batch.clear();
@@ -29,7 +36,10 @@ pub async fn run(state: Arc<AgentState>, mut reader: EventReader, mut shutdown: 
         }
         let started = std::time::Instant::now();
         let clock = ClockMap::now();
-        let events: Vec<_> = batch.iter().filter_map(|e| kernel::tcp_event(e, &clock)).collect();
+        let events: Vec<_> = batch
+            .iter()
+            .filter_map(|e| kernel::tcp_event(e, &clock))
+            .collect();
         let changes = {
             let mut table = state.table.lock().expect("table lock");
             for event in &events {
@@ -38,10 +48,14 @@ pub async fn run(state: Arc<AgentState>, mut reader: EventReader, mut shutdown: 
             table.take_changes()
         };
         for event in &events {
-            state.metrics.record_tcp_event(event.kind, event.connect_latency_ns);
+            state
+                .metrics
+                .record_tcp_event(event.kind, event.connect_latency_ns);
         }
         state.metrics.add_events_processed(batch.len() as u64);
         state.publish(&changes);
-        state.metrics.observe_processing("events", started.elapsed());
+        state
+            .metrics
+            .observe_processing(Stage::Events, started.elapsed());
     }
 }

@@ -10,6 +10,7 @@ use tracing::{info, warn};
 
 use crate::{
     config::Config,
+    export::prometheus::AttachMode as MetricsAttachMode,
     source::links::{self, InterfaceSelection},
 };
 
@@ -38,7 +39,8 @@ pub async fn watch(
         }
         let state = state.clone();
         let selection = selection.clone();
-        let _ = tokio::task::spawn_blocking(move || sync_once(&state, &selection, preference)).await;
+        let _ =
+            tokio::task::spawn_blocking(move || sync_once(&state, &selection, preference)).await;
     }
 }
 
@@ -73,9 +75,11 @@ pub fn sync_once(state: &AgentState, selection: &InterfaceSelection, preference:
         }
     }
     for iface in &wanted {
-        let already = ebpf
-            .attached_interfaces()
-            .any(|a| a.ifindex == iface.index && a.name == iface.name && a.account_flows == iface.account_flows);
+        let already = ebpf.attached_interfaces().any(|a| {
+            a.ifindex == iface.index
+                && a.name == iface.name
+                && a.account_flows == iface.account_flows
+        });
         if already {
             continue;
         }
@@ -83,22 +87,39 @@ pub fn sync_once(state: &AgentState, selection: &InterfaceSelection, preference:
         let failure_key = (iface.index, iface.name.clone());
         match ebpf.attach_interface(iface.index, &iface.name, iface.account_flows, preference) {
             Ok(mode) => {
-                state.attach_failures.lock().expect("failures lock").remove(&failure_key);
+                state
+                    .attach_failures
+                    .lock()
+                    .expect("failures lock")
+                    .remove(&failure_key);
                 info!(interface = %iface.name, ifindex = iface.index, mode = mode.name(),
                       account_flows = iface.account_flows, "attached");
             }
             // Retried every poll (an interface can vanish between listing
             // and attaching, or come up later), but logged once.
             Err(e) => {
-                if state.attach_failures.lock().expect("failures lock").insert(failure_key) {
+                if state
+                    .attach_failures
+                    .lock()
+                    .expect("failures lock")
+                    .insert(failure_key)
+                {
                     warn!(interface = %iface.name, error = %e, "attach failed");
                 }
             }
         }
     }
-    let mut modes = std::collections::HashMap::new();
+    let (mut tcx, mut tc) = (0, 0);
     for a in ebpf.attached_interfaces() {
-        *modes.entry(a.mode.name()).or_insert(0u64) += 1;
+        match a.mode {
+            netmon_ebpf::AttachMode::Tcx => tcx += 1,
+            netmon_ebpf::AttachMode::Tc => tc += 1,
+        }
     }
-    state.metrics.set_attached_interfaces(&modes);
+    state
+        .metrics
+        .set_attached_interfaces(MetricsAttachMode::Tcx, tcx);
+    state
+        .metrics
+        .set_attached_interfaces(MetricsAttachMode::Tc, tc);
 }

@@ -34,6 +34,8 @@ pub enum RuntimeError {
         #[source]
         source: std::io::Error,
     },
+    #[error("metrics: {0}")]
+    Metrics(#[from] prom::MetricsError),
     #[error("this kernel has no BTF (/sys/kernel/btf/vmlinux): netmon's programs need CO-RE")]
     NoBtf,
 }
@@ -65,26 +67,39 @@ pub async fn run(config: Config) -> Result<(), RuntimeError> {
     }
     let tracepoint_available = features.inet_sock_set_state;
     let mut ebpf = NetmonEbpf::load(
-        &LoadOptions { flow_map_entries: config.flow.kernel_map_entries },
+        &LoadOptions {
+            flow_map_entries: config.flow.kernel_map_entries,
+        },
         features,
     )?;
     let mut events = None;
     if tracepoint_available {
         match ebpf.attach_tcp_lifecycle() {
             Ok(()) => events = ebpf.take_events(),
-            Err(e) => warn!(error = %e, "TCP lifecycle tracking is off: the tracepoint did not attach"),
+            Err(e) => {
+                warn!(error = %e, "TCP lifecycle tracking is off: the tracepoint did not attach")
+            }
         }
     } else {
-        warn!("TCP lifecycle tracking is off: this kernel has no sock:inet_sock_set_state tracepoint");
+        warn!(
+            "TCP lifecycle tracking is off: this kernel has no sock:inet_sock_set_state tracepoint"
+        );
     }
 
-    let metrics = Arc::new(AgentMetrics::new(MetricsOptions {
-        flow_labels: config.export.prometheus.labels.iter().map(|l| prom::FlowLabel::from_config(*l)).collect(),
+    let metrics = Arc::new(AgentMetrics::new(&MetricsOptions {
+        flow_labels: config
+            .export
+            .prometheus
+            .labels
+            .iter()
+            .filter_map(|l| prom::FlowLabel::from_name(l.as_str()))
+            .collect(),
         kube_netc_compat: config.export.prometheus.kube_netc_compat,
         ..MetricsOptions::default()
-    }));
-    metrics.set_flow_limits(config.flow.max_flows as u64, config.flow.kernel_map_entries as u64);
-    let readiness = Readiness::default();
+    })?);
+    metrics.set_flow_table_max_flows(config.flow.max_flows as u64);
+    metrics.set_kernel_flow_map_capacity(config.flow.kernel_map_entries as u64);
+    let readiness = Readiness::new();
     readiness.set_not_ready("programs not attached yet");
     let state = Arc::new(AgentState::new(
         FlowTable::new(table_config(&config)),
@@ -129,26 +144,52 @@ pub async fn run(config: Config) -> Result<(), RuntimeError> {
         let addr = config.metrics_addr();
         let listener = TcpListener::bind(addr)
             .await
-            .map_err(|source| RuntimeError::Listen { what: "metrics", addr, source })?;
-        let sampler = ProcessSampler::new(std::time::Instant::now()).map(std::sync::Mutex::new).ok();
+            .map_err(|source| RuntimeError::Listen {
+                what: "metrics",
+                addr,
+                source,
+            })?;
+        let sampler = ProcessSampler::new(std::time::Instant::now())
+            .map(std::sync::Mutex::new)
+            .ok();
         let scrape_metrics = metrics.clone();
         let on_scrape: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
             if let Some(sampler) = &sampler {
-                let sample = sampler.lock().expect("sampler lock").sample(std::time::Instant::now());
+                let sample = sampler
+                    .lock()
+                    .expect("sampler lock")
+                    .sample(std::time::Instant::now());
                 scrape_metrics.set_process(sample.rss_bytes, sample.cpu_percent_since_last);
             }
         });
         let router = prom::metrics_router(metrics.clone(), readiness.clone(), on_scrape);
         info!(%addr, "metrics listener up");
-        servers.push(tokio::spawn(prom::serve(listener, router, wait_shutdown(shutdown_rx.clone()))));
+        servers.push(tokio::spawn(api::serve(
+            listener,
+            router,
+            wait_shutdown(shutdown_rx.clone()),
+        )));
     }
     let api_addr = config.api.address;
     let listener = TcpListener::bind(api_addr)
         .await
-        .map_err(|source| RuntimeError::Listen { what: "api", addr: api_addr, source })?;
-    let router = api::api_router(state.clone(), readiness.clone());
+        .map_err(|source| RuntimeError::Listen {
+            what: "api",
+            addr: api_addr,
+            source,
+        })?;
+    let lag_metrics = metrics.clone();
+    let router = api::api_router_with_lag_hook(
+        state.clone(),
+        readiness.clone(),
+        Arc::new(move |missed| lag_metrics.add_follow_lagged(missed)),
+    );
     info!(addr = %api_addr, "API listener up");
-    servers.push(tokio::spawn(prom::serve(listener, router, wait_shutdown(shutdown_rx.clone()))));
+    servers.push(tokio::spawn(api::serve(
+        listener,
+        router,
+        wait_shutdown(shutdown_rx.clone()),
+    )));
 
     wait_for_signal().await;
     info!("shutting down");

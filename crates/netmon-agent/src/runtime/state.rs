@@ -62,7 +62,11 @@ impl AgentState {
     }
 
     pub fn interface_name(&self, ifindex: u32) -> Option<String> {
-        self.interface_names.read().expect("names lock").get(&ifindex).cloned()
+        self.interface_names
+            .read()
+            .expect("names lock")
+            .get(&ifindex)
+            .cloned()
     }
 
     /// Direction relative to this node, from its own addresses.
@@ -72,7 +76,9 @@ impl AgentState {
     }
 
     pub fn view(&self, record: &FlowRecord) -> FlowView {
-        let interface = (record.ifindex != 0).then(|| self.interface_name(record.ifindex)).flatten();
+        let interface = (record.ifindex != 0)
+            .then(|| self.interface_name(record.ifindex))
+            .flatten();
         FlowView::from_record(record, self.direction_of(record), interface)
     }
 
@@ -83,7 +89,8 @@ impl AgentState {
         }
         {
             let local = self.local_addresses.read().expect("addresses lock");
-            self.metrics.record_changes(changes, |r| direction(r, &local));
+            self.metrics
+                .record_changes(changes, |r| direction(r, &local));
         }
         // No receiver: nobody follows, nothing to build.
         if self.events.receiver_count() == 0 {
@@ -96,7 +103,10 @@ impl AgentState {
                 FlowChangeKind::Closed => FlowEventKind::Closed,
                 FlowChangeKind::Evicted => FlowEventKind::Evicted,
             };
-            let _ = self.events.send(Arc::new(FlowEvent { event, flow: self.view(&change.record) }));
+            let _ = self.events.send(Arc::new(FlowEvent {
+                event,
+                flow: self.view(&change.record),
+            }));
         }
     }
 

@@ -37,13 +37,17 @@ impl ClockMap {
     }
 
     pub fn to_wall(&self, mono: u64) -> UnixNanos {
-        self.wall_now.saturating_sub(self.mono_now.saturating_sub(mono))
+        self.wall_now
+            .saturating_sub(self.mono_now.saturating_sub(mono))
     }
 }
 
 /// CLOCK_MONOTONIC in nanoseconds, the clock of bpf_ktime_get_ns().
 pub fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: ts is a valid, writable timespec.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
@@ -66,8 +70,14 @@ pub fn flow_delta(key: &abi::FlowKey, counters: &abi::FlowCounters, clock: &Cloc
         .then_some((counters.icmp_type, counters.icmp_code));
     FlowDelta {
         key: DirectionalKey {
-            src: Endpoint { ip: address(key.src_addr, key.ip_version), port: key.src_port },
-            dst: Endpoint { ip: address(key.dst_addr, key.ip_version), port: key.dst_port },
+            src: Endpoint {
+                ip: address(key.src_addr, key.ip_version),
+                port: key.src_port,
+            },
+            dst: Endpoint {
+                ip: address(key.dst_addr, key.ip_version),
+                port: key.dst_port,
+            },
             protocol,
         },
         bytes: counters.bytes,
@@ -97,8 +107,14 @@ pub fn tcp_event(event: &abi::TcpEvent, clock: &ClockMap) -> Option<TcpEvent> {
     let nonzero = |v: u64| (v != 0).then_some(v);
     Some(TcpEvent {
         kind,
-        local: Endpoint { ip: address(event.src_addr, event.ip_version), port: event.src_port },
-        remote: Endpoint { ip: address(event.dst_addr, event.ip_version), port: event.dst_port },
+        local: Endpoint {
+            ip: address(event.src_addr, event.ip_version),
+            port: event.src_port,
+        },
+        remote: Endpoint {
+            ip: address(event.dst_addr, event.ip_version),
+            port: event.dst_port,
+        },
         timestamp: clock.to_wall(event.timestamp_ns),
         connect_latency_ns: nonzero(event.connect_latency_ns),
         duration_ns: nonzero(event.duration_ns),
@@ -136,10 +152,20 @@ mod tests {
             ip_version: 4,
             _pad: [0; 2],
         };
-        let counters = abi::FlowCounters { bytes: 1514, packets: 1, ..Default::default() };
+        let counters = abi::FlowCounters {
+            bytes: 1514,
+            packets: 1,
+            ..Default::default()
+        };
         let d = flow_delta(&key, &counters, &ClockMap::new(0, 0));
         assert_eq!(d.key.src.ip, "10.0.0.1".parse::<IpAddr>().unwrap());
-        assert_eq!(d.key.dst, Endpoint { ip: "10.0.0.2".parse().unwrap(), port: 80 });
+        assert_eq!(
+            d.key.dst,
+            Endpoint {
+                ip: "10.0.0.2".parse().unwrap(),
+                port: 80
+            }
+        );
         assert_eq!(d.key.protocol, Protocol::Tcp);
         assert_eq!((d.bytes, d.packets, d.icmp), (1514, 1, None));
     }

@@ -1,4 +1,4 @@
 //! The stages that read the kernel.
 
-pub mod links;
 pub mod kernel;
+pub mod links;

@@ -1,4 +1,4 @@
 //! The agent's observations of itself, for its self-monitoring metrics.
 
-pub mod process;
 pub mod logging;
+pub mod process;

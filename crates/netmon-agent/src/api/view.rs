@@ -1,0 +1,254 @@
+//! The JSON shape of a flow, shared by `GET /api/v1/flows` and the follow
+//! stream. It is built from a [`FlowRecord`] plus the two facts the record
+//! does not carry (direction and interface name), which the caller resolves.
+
+use std::net::IpAddr;
+use std::time::{Duration, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use crate::flow::{tcp_flags, Direction, FlowRecord, FlowStatus, UnixNanos};
+
+/// One connection as the API shows it. `src` is the initiator and `dst` the
+/// responder; `tx` counts initiator → responder, `rx` the way back.
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct FlowView {
+    pub id: u64,
+    pub src_ip: IpAddr,
+    pub src_port: u16,
+    pub dst_ip: IpAddr,
+    pub dst_port: u16,
+    /// Lower-case protocol name ("tcp", "udp", ..., "other").
+    pub protocol: &'static str,
+    /// IANA protocol number, so that protocols shown as "other" can still be
+    /// told apart and filtered by number.
+    pub protocol_number: u8,
+    /// 4 or 6, after unmapping IPv4-mapped IPv6 addresses.
+    pub ip_version: u8,
+    pub direction: Direction,
+    pub interface: Option<String>,
+    pub tx_bytes: u64,
+    pub rx_bytes: u64,
+    pub tx_packets: u64,
+    pub rx_packets: u64,
+    /// Names of the TCP flags seen in either direction, in handshake order.
+    pub tcp_flags: Vec<&'static str>,
+    pub status: FlowStatus,
+    /// RFC 3339, UTC, nanosecond precision.
+    pub first_seen: String,
+    pub last_seen: String,
+    /// The same instants as integers, for clients that sort or subtract.
+    pub first_seen_ns: u64,
+    pub last_seen_ns: u64,
+    pub ended_at: Option<String>,
+    /// Kernel-measured SYN → SYN-ACK time, truncated to whole microseconds.
+    pub connect_latency_us: Option<u64>,
+    pub icmp_type: Option<u8>,
+    pub icmp_code: Option<u8>,
+}
+
+/// Wire flags and their names, in the order a TCP connection usually shows
+/// them, so that `["SYN","ACK","FIN"]` reads like the connection's story.
+/// `SYN_ONLY`/`SYN_ACK` are netmon's own markers, not TCP flags, and are
+/// deliberately absent.
+const FLAG_NAMES: [(u32, &str); 8] = [
+    (tcp_flags::SYN, "SYN"),
+    (tcp_flags::ACK, "ACK"),
+    (tcp_flags::FIN, "FIN"),
+    (tcp_flags::RST, "RST"),
+    (tcp_flags::PSH, "PSH"),
+    (tcp_flags::URG, "URG"),
+    (tcp_flags::ECE, "ECE"),
+    (tcp_flags::CWR, "CWR"),
+];
+
+impl FlowView {
+    pub fn from_record(
+        record: &FlowRecord,
+        direction: Direction,
+        interface: Option<String>,
+    ) -> Self {
+        let src_ip = record.key.initiator.ip.to_canonical();
+        let dst_ip = record.key.responder.ip.to_canonical();
+        FlowView {
+            id: record.id,
+            src_ip,
+            src_port: record.key.initiator.port,
+            dst_ip,
+            dst_port: record.key.responder.port,
+            protocol: record.key.protocol.name(),
+            protocol_number: record.key.protocol.number(),
+            ip_version: if src_ip.is_ipv4() { 4 } else { 6 },
+            direction,
+            interface,
+            tx_bytes: record.tx.bytes,
+            rx_bytes: record.rx.bytes,
+            tx_packets: record.tx.packets,
+            rx_packets: record.rx.packets,
+            tcp_flags: tcp_flag_names(record.tcp_flags()),
+            status: record.status,
+            first_seen: rfc3339(record.first_seen),
+            last_seen: rfc3339(record.last_seen),
+            first_seen_ns: record.first_seen,
+            last_seen_ns: record.last_seen,
+            ended_at: record.ended_at.map(rfc3339),
+            connect_latency_us: record.connect_latency_ns.map(|ns| ns / 1_000),
+            icmp_type: record.icmp.map(|(icmp_type, _)| icmp_type),
+            icmp_code: record.icmp.map(|(_, code)| code),
+        }
+    }
+}
+
+/// Names of the real TCP flags set in `flags`.
+pub fn tcp_flag_names(flags: u32) -> Vec<&'static str> {
+    FLAG_NAMES
+        .iter()
+        .filter(|(bit, _)| flags & bit != 0)
+        .map(|(_, name)| *name)
+        .collect()
+}
+
+/// Formats wall-clock nanoseconds as RFC 3339 in UTC with nanoseconds.
+/// `u64` nanoseconds end in the year 2554, so the addition cannot overflow.
+pub fn rfc3339(nanos: UnixNanos) -> String {
+    humantime::format_rfc3339_nanos(UNIX_EPOCH + Duration::from_nanos(nanos)).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    use super::*;
+    use crate::flow::{ConnectionKey, Counters, Endpoint, Protocol};
+
+    fn tcp_record() -> FlowRecord {
+        FlowRecord {
+            id: 7,
+            key: ConnectionKey {
+                protocol: Protocol::Tcp,
+                initiator: Endpoint {
+                    ip: IpAddr::V6(Ipv4Addr::new(10, 0, 0, 1).to_ipv6_mapped()),
+                    port: 40000,
+                },
+                responder: Endpoint {
+                    ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
+                    port: 443,
+                },
+            },
+            tx: Counters {
+                bytes: 100,
+                packets: 2,
+            },
+            rx: Counters {
+                bytes: 5000,
+                packets: 4,
+            },
+            tx_tcp_flags: tcp_flags::SYN | tcp_flags::ACK | tcp_flags::SYN_ONLY,
+            rx_tcp_flags: tcp_flags::SYN | tcp_flags::ACK | tcp_flags::FIN | tcp_flags::SYN_ACK,
+            first_seen: 1_700_000_000_123_456_789,
+            last_seen: 1_700_000_001_000_000_001,
+            status: FlowStatus::Closed,
+            connect_latency_ns: Some(1_500),
+            ended_at: Some(1_700_000_001_000_000_001),
+            ifindex: 2,
+            icmp: None,
+            updated_at: 1_700_000_001_000_000_001,
+        }
+    }
+
+    #[test]
+    fn an_ipv4_mapped_initiator_is_shown_as_a_dotted_quad() {
+        let view = FlowView::from_record(&tcp_record(), Direction::Egress, None);
+        assert_eq!(view.src_ip, IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!(view.ip_version, 4);
+        let json = serde_json::to_value(&view).unwrap();
+        assert_eq!(json["src_ip"], "10.0.0.1");
+        assert_eq!(json["dst_ip"], "10.0.0.2");
+    }
+
+    #[test]
+    fn a_real_ipv6_flow_keeps_its_addresses_and_reports_version_6() {
+        let mut record = tcp_record();
+        record.key.initiator.ip = IpAddr::V6(Ipv6Addr::LOCALHOST);
+        record.key.responder.ip = IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2));
+        let view = FlowView::from_record(&record, Direction::Ingress, None);
+        assert_eq!(view.ip_version, 6);
+        let json = serde_json::to_value(&view).unwrap();
+        assert_eq!(json["src_ip"], "::1");
+        assert_eq!(json["dst_ip"], "fd00::2");
+    }
+
+    #[test]
+    fn flags_are_the_union_of_both_directions_without_netmon_markers() {
+        let view = FlowView::from_record(&tcp_record(), Direction::Egress, None);
+        assert_eq!(view.tcp_flags, vec!["SYN", "ACK", "FIN"]);
+    }
+
+    #[test]
+    fn every_tcp_flag_has_a_name() {
+        assert_eq!(
+            tcp_flag_names(0xff),
+            vec!["SYN", "ACK", "FIN", "RST", "PSH", "URG", "ECE", "CWR"]
+        );
+        assert!(tcp_flag_names(tcp_flags::SYN_ONLY | tcp_flags::SYN_ACK).is_empty());
+    }
+
+    #[test]
+    fn the_view_serializes_every_field_with_api_names() {
+        let view = FlowView::from_record(&tcp_record(), Direction::Egress, Some("eth0".into()));
+        let json = serde_json::to_value(&view).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "id": 7,
+                "src_ip": "10.0.0.1",
+                "src_port": 40000,
+                "dst_ip": "10.0.0.2",
+                "dst_port": 443,
+                "protocol": "tcp",
+                "protocol_number": 6,
+                "ip_version": 4,
+                "direction": "egress",
+                "interface": "eth0",
+                "tx_bytes": 100,
+                "rx_bytes": 5000,
+                "tx_packets": 2,
+                "rx_packets": 4,
+                "tcp_flags": ["SYN", "ACK", "FIN"],
+                "status": "closed",
+                "first_seen": "2023-11-14T22:13:20.123456789Z",
+                "last_seen": "2023-11-14T22:13:21.000000001Z",
+                "first_seen_ns": 1_700_000_000_123_456_789u64,
+                "last_seen_ns": 1_700_000_001_000_000_001u64,
+                "ended_at": "2023-11-14T22:13:21.000000001Z",
+                "connect_latency_us": 1,
+                "icmp_type": null,
+                "icmp_code": null,
+            })
+        );
+    }
+
+    #[test]
+    fn icmp_type_and_code_come_from_the_record() {
+        let mut record = tcp_record();
+        record.key.protocol = Protocol::Icmp;
+        record.tx_tcp_flags = 0;
+        record.rx_tcp_flags = 0;
+        record.icmp = Some((8, 0));
+        let view = FlowView::from_record(&record, Direction::Forwarded, None);
+        assert_eq!((view.icmp_type, view.icmp_code), (Some(8), Some(0)));
+        assert!(view.tcp_flags.is_empty());
+        assert_eq!(view.protocol, "icmp");
+    }
+
+    #[test]
+    fn an_active_flow_has_no_end_time() {
+        let mut record = tcp_record();
+        record.status = FlowStatus::Active;
+        record.ended_at = None;
+        let json =
+            serde_json::to_value(FlowView::from_record(&record, Direction::Egress, None)).unwrap();
+        assert_eq!(json["status"], "active");
+        assert_eq!(json["ended_at"], serde_json::Value::Null);
+    }
+}

@@ -1,0 +1,3 @@
+//! Exporters: ways flows and agent state leave the agent.
+
+pub mod prometheus;

@@ -1,0 +1,474 @@
+//! The agent's Prometheus metrics. Every label has a small fixed set of
+//! values (protocol, direction, status, ...) except the opt-in per-flow
+//! labels and the opt-in kube-netc series, whose series are removed when
+//! their flows end.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use prometheus::{
+    Gauge, Histogram, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Registry,
+};
+use thiserror::Error;
+
+use super::flow_series::FlowSeries;
+use super::kernel::{AttachMode, Hook, InterfaceMetrics, KernelCounters, KernelMetrics};
+use super::kube_netc::KubeNetc;
+use super::options::{FlowLabel, MetricsOptions};
+use super::register::{
+    gauge, histogram, histogram_vec, int_counter, int_counter_vec, int_gauge, int_gauge_vec, lock,
+    to_i64,
+};
+use crate::flow::{
+    Direction, FlowChange, FlowChangeKind, FlowRecord, Protocol, TcpEventKind, UnixNanos,
+};
+
+#[derive(Debug, Error)]
+pub enum MetricsError {
+    #[error("connect_latency_buckets: {0}")]
+    InvalidBuckets(String),
+    #[error("flow_labels: {0:?} is listed more than once")]
+    DuplicateFlowLabel(&'static str),
+    #[error("creating metrics: {0}")]
+    Prometheus(#[from] prometheus::Error),
+}
+
+/// A stage of the agent's processing loop, timed by
+/// `netmon_processing_duration_seconds`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Reading the kernel flow map.
+    Drain,
+    /// Merging drained deltas into the flow table.
+    Merge,
+    /// Handling TCP lifecycle events.
+    Events,
+}
+
+impl Stage {
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Drain => "drain",
+            Stage::Merge => "merge",
+            Stage::Events => "events",
+        }
+    }
+}
+
+/// Label value of `netmon_tcp_events_total{event}`.
+pub fn tcp_event_name(kind: TcpEventKind) -> &'static str {
+    match kind {
+        TcpEventKind::OpenedActive => "opened_active",
+        TcpEventKind::EstablishedActive => "established_active",
+        TcpEventKind::Accepted => "accepted",
+        TcpEventKind::Refused => "refused",
+        TcpEventKind::TimedOut => "timed_out",
+        TcpEventKind::Reset => "reset",
+        TcpEventKind::Closed => "closed",
+    }
+}
+
+const TCP_EVENT_KINDS: [TcpEventKind; 7] = [
+    TcpEventKind::OpenedActive,
+    TcpEventKind::EstablishedActive,
+    TcpEventKind::Accepted,
+    TcpEventKind::Refused,
+    TcpEventKind::TimedOut,
+    TcpEventKind::Reset,
+    TcpEventKind::Closed,
+];
+
+/// From 10µs (a small drain) to 5s (something is badly wrong).
+const PROCESSING_BUCKETS: [f64; 18] = [
+    0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+    0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
+pub struct AgentMetrics {
+    registry: Registry,
+    flow_labels: Vec<FlowLabel>,
+
+    flows_active: IntGaugeVec,
+    /// `(protocol, direction)` series set by the last `set_active_flows`.
+    flows_active_set: Mutex<HashSet<(&'static str, &'static str)>>,
+    flows_total: IntCounterVec,
+    flows_opened_total: IntCounterVec,
+    bytes_total: IntCounterVec,
+    packets_total: IntCounterVec,
+    /// Only with per-flow labels.
+    flow_series: Option<Mutex<FlowSeries>>,
+
+    tcp_connect_latency: Histogram,
+    tcp_events_total: IntCounterVec,
+
+    kernel: KernelMetrics,
+    events_processed_total: IntCounter,
+    interfaces: InterfaceMetrics,
+    attached_interfaces: IntGaugeVec,
+
+    flow_table_flows: IntGauge,
+    flow_table_evictions_total: IntCounter,
+    flow_table_max_flows: IntGauge,
+    kernel_flow_map_entries: IntGauge,
+    kernel_flow_map_capacity: IntGauge,
+
+    processing_duration: HistogramVec,
+    memory_usage_bytes: IntGauge,
+    cpu_usage_percentage: Gauge,
+    api_follow_lagged_events_total: IntCounter,
+
+    kube_netc: Option<KubeNetc>,
+}
+
+fn validate(options: &MetricsOptions) -> Result<(), MetricsError> {
+    let buckets = &options.connect_latency_buckets;
+    if buckets.is_empty() {
+        return Err(MetricsError::InvalidBuckets(
+            "at least one bucket is needed".into(),
+        ));
+    }
+    if let Some(bad) = buckets.iter().find(|b| !b.is_finite() || **b <= 0.0) {
+        return Err(MetricsError::InvalidBuckets(format!(
+            "{bad} is not a positive number of seconds"
+        )));
+    }
+    if let Some(pair) = buckets.windows(2).find(|pair| pair[0] >= pair[1]) {
+        return Err(MetricsError::InvalidBuckets(format!(
+            "buckets must increase, but {} is followed by {}",
+            pair[0], pair[1]
+        )));
+    }
+    for (i, label) in options.flow_labels.iter().enumerate() {
+        if options.flow_labels[..i].contains(label) {
+            return Err(MetricsError::DuplicateFlowLabel(label.name()));
+        }
+    }
+    Ok(())
+}
+
+impl AgentMetrics {
+    pub fn new(options: &MetricsOptions) -> Result<Self, MetricsError> {
+        validate(options)?;
+        let r = Registry::new();
+        let flow_dims = ["protocol", "direction"];
+        let traffic_dims: Vec<&str> = flow_dims
+            .iter()
+            .copied()
+            .chain(options.flow_labels.iter().map(|l| l.name()))
+            .collect();
+
+        let tcp_events_total = int_counter_vec(
+            &r,
+            "netmon_tcp_events_total",
+            "TCP lifecycle events reported by the kernel.",
+            &["event"],
+        )?;
+        // Created up front so that rate() sees every event type from zero.
+        for kind in TCP_EVENT_KINDS {
+            tcp_events_total.with_label_values(&[tcp_event_name(kind)]);
+        }
+        let build_info = int_gauge_vec(
+            &r,
+            "netmon_build_info",
+            "Always 1; the version label identifies the running agent.",
+            &["version"],
+        )?;
+        build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
+
+        Ok(AgentMetrics {
+            flow_labels: options.flow_labels.clone(),
+            flows_active: int_gauge_vec(
+                &r,
+                "netmon_flows_active",
+                "Flows currently in the flow table that have not ended.",
+                &flow_dims,
+            )?,
+            flows_active_set: Mutex::new(HashSet::new()),
+            flows_total: int_counter_vec(
+                &r,
+                "netmon_flows_total",
+                "Flows that ended, by final status (evicted: removed while active because the table was full).",
+                &["protocol", "direction", "status"],
+            )?,
+            flows_opened_total: int_counter_vec(
+                &r,
+                "netmon_flows_opened_total",
+                "Flows that entered the flow table.",
+                &flow_dims,
+            )?,
+            bytes_total: int_counter_vec(
+                &r,
+                "netmon_bytes_total",
+                "Bytes of all flows, both directions.",
+                &traffic_dims,
+            )?,
+            packets_total: int_counter_vec(
+                &r,
+                "netmon_packets_total",
+                "Packets of all flows, both directions.",
+                &traffic_dims,
+            )?,
+            flow_series: (!options.flow_labels.is_empty())
+                .then(|| Mutex::new(FlowSeries::new(options.flow_series_retention))),
+            tcp_connect_latency: histogram(
+                &r,
+                "netmon_tcp_connect_latency_seconds",
+                "Time from SYN to SYN-ACK of connections opened on this node, measured in the kernel.",
+                options.connect_latency_buckets.clone(),
+            )?,
+            tcp_events_total,
+            kernel: KernelMetrics::register(&r)?,
+            events_processed_total: int_counter(
+                &r,
+                "netmon_ebpf_events_processed_total",
+                "TCP lifecycle events read from the ring buffer and processed.",
+            )?,
+            interfaces: InterfaceMetrics::register(&r)?,
+            attached_interfaces: int_gauge_vec(
+                &r,
+                "netmon_attached_interfaces",
+                "Interfaces the eBPF programs are attached to, by attach mode.",
+                &["mode"],
+            )?,
+            flow_table_flows: int_gauge(&r, "netmon_flow_table_flows", "Flows held in the flow table.")?,
+            flow_table_evictions_total: int_counter(
+                &r,
+                "netmon_flow_table_evictions_total",
+                "Active flows removed from the flow table because it was full.",
+            )?,
+            flow_table_max_flows: int_gauge(
+                &r,
+                "netmon_flow_table_max_flows",
+                "Capacity of the flow table (flow.max_flows).",
+            )?,
+            kernel_flow_map_entries: int_gauge(
+                &r,
+                "netmon_kernel_flow_map_entries",
+                "Entries read from the kernel flow map by the last drain.",
+            )?,
+            kernel_flow_map_capacity: int_gauge(
+                &r,
+                "netmon_kernel_flow_map_capacity",
+                "Maximum entries of the kernel flow map.",
+            )?,
+            processing_duration: histogram_vec(
+                &r,
+                "netmon_processing_duration_seconds",
+                "Time spent per run of each processing stage.",
+                &["stage"],
+                PROCESSING_BUCKETS.to_vec(),
+            )?,
+            memory_usage_bytes: int_gauge(
+                &r,
+                "netmon_memory_usage_bytes",
+                "Resident memory of the agent process.",
+            )?,
+            cpu_usage_percentage: gauge(
+                &r,
+                "netmon_cpu_usage_percentage",
+                "CPU used by the agent process since the previous scrape; 100 is one core.",
+            )?,
+            api_follow_lagged_events_total: int_counter(
+                &r,
+                "netmon_api_follow_lagged_events_total",
+                "Flow events follow clients missed because they read too slowly.",
+            )?,
+            kube_netc: if options.kube_netc_compat {
+                Some(KubeNetc::register(&r)?)
+            } else {
+                None
+            },
+            registry: r,
+        })
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The registry in the Prometheus text format 0.0.4.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        // Writing to a String cannot fail and our metric families are well
+        // formed, so an error here is a bug; log it and serve what we have
+        // rather than fail the scrape.
+        if let Err(error) =
+            prometheus::TextEncoder::new().encode_utf8(&self.registry.gather(), &mut text)
+        {
+            tracing::error!(%error, "encoding metrics failed");
+        }
+        text
+    }
+
+    /// Sets `netmon_flows_active` to exactly these counts: series given
+    /// before but not now are set to 0 (their flows all ended).
+    pub fn set_active_flows(&self, counts: &[(Protocol, Direction, u64)]) {
+        // Protocols shown as "other" share a series, so sum before setting.
+        let mut current: HashMap<(&'static str, &'static str), u64> = HashMap::new();
+        for (protocol, direction, n) in counts {
+            *current
+                .entry((protocol.name(), direction.name()))
+                .or_default() += n;
+        }
+        let mut previous = lock(&self.flows_active_set);
+        for (protocol, direction) in previous.iter().filter(|key| !current.contains_key(*key)) {
+            self.flows_active
+                .with_label_values(&[*protocol, *direction])
+                .set(0);
+        }
+        for ((protocol, direction), n) in &current {
+            self.flows_active
+                .with_label_values(&[*protocol, *direction])
+                .set(to_i64(*n));
+        }
+        *previous = current.into_keys().collect();
+    }
+
+    /// Counts a batch of flow table changes. Evictions also count in
+    /// `netmon_flow_table_evictions_total`, so the table does not report
+    /// them separately.
+    pub fn record_changes(
+        &self,
+        changes: &[FlowChange],
+        direction_of: impl Fn(&FlowRecord) -> Direction,
+    ) {
+        let mut flow_series = self.flow_series.as_ref().map(lock);
+        for change in changes {
+            let record = &change.record;
+            let protocol = record.key.protocol.name();
+            let direction = direction_of(record).name();
+            match change.kind {
+                FlowChangeKind::Opened => self
+                    .flows_opened_total
+                    .with_label_values(&[protocol, direction])
+                    .inc(),
+                FlowChangeKind::Updated => {}
+                FlowChangeKind::Closed => self
+                    .flows_total
+                    .with_label_values(&[protocol, direction, record.status.name()])
+                    .inc(),
+                FlowChangeKind::Evicted => {
+                    self.flows_total
+                        .with_label_values(&[protocol, direction, "evicted"])
+                        .inc();
+                    self.flow_table_evictions_total.inc();
+                }
+            }
+
+            let bytes = change.added_tx.bytes + change.added_rx.bytes;
+            let packets = change.added_tx.packets + change.added_rx.packets;
+            match flow_series.as_mut() {
+                // The common case stays free of per-change allocations.
+                None => {
+                    let labels = [protocol, direction];
+                    self.bytes_total.with_label_values(&labels).inc_by(bytes);
+                    self.packets_total
+                        .with_label_values(&labels)
+                        .inc_by(packets);
+                }
+                Some(series) => {
+                    let mut labels = vec![protocol.to_owned(), direction.to_owned()];
+                    labels.extend(self.flow_labels.iter().map(|label| label.value(record)));
+                    self.bytes_total.with_label_values(&labels).inc_by(bytes);
+                    self.packets_total
+                        .with_label_values(&labels)
+                        .inc_by(packets);
+                    let ended =
+                        change.kind == FlowChangeKind::Evicted || record.status.is_terminal();
+                    series.observe(record.id, &labels, ended, record.updated_at);
+                }
+            }
+        }
+    }
+
+    /// Removes per-flow series whose flows all ended at least
+    /// `flow_series_retention` before `now`. Call periodically (each flush
+    /// is fine); a no-op without per-flow labels.
+    pub fn expire_flow_series(&self, now: UnixNanos) {
+        let Some(series) = &self.flow_series else {
+            return;
+        };
+        for labels in lock(series).expire(now) {
+            // NotFound would mean the series was never created; nothing to remove.
+            let _ = self.bytes_total.remove_label_values(&labels);
+            let _ = self.packets_total.remove_label_values(&labels);
+        }
+    }
+
+    pub fn record_tcp_event(&self, kind: TcpEventKind, connect_latency_ns: Option<u64>) {
+        self.tcp_events_total
+            .with_label_values(&[tcp_event_name(kind)])
+            .inc();
+        if let Some(ns) = connect_latency_ns {
+            self.tcp_connect_latency.observe(ns as f64 / 1e9);
+        }
+    }
+
+    /// Takes a cumulative reading of the kernel's counters.
+    pub fn set_kernel_counters(&self, counters: &KernelCounters) {
+        self.kernel.set(counters);
+    }
+
+    pub fn add_events_processed(&self, n: u64) {
+        self.events_processed_total.inc_by(n);
+    }
+
+    /// Takes cumulative `(interface, hook, bytes, packets)` readings.
+    pub fn set_interface_counters(&self, readings: &[(String, Hook, u64, u64)]) {
+        self.interfaces.set(readings);
+    }
+
+    /// Forgets a detached interface; a later reading starts it afresh.
+    pub fn remove_interface(&self, name: &str) {
+        self.interfaces.remove(name);
+    }
+
+    pub fn set_attached_interfaces(&self, mode: AttachMode, count: u64) {
+        self.attached_interfaces
+            .with_label_values(&[mode.name()])
+            .set(to_i64(count));
+    }
+
+    pub fn set_flow_table_flows(&self, flows: u64) {
+        self.flow_table_flows.set(to_i64(flows));
+    }
+
+    pub fn set_flow_table_max_flows(&self, max_flows: u64) {
+        self.flow_table_max_flows.set(to_i64(max_flows));
+    }
+
+    pub fn set_kernel_flow_map_entries(&self, entries: u64) {
+        self.kernel_flow_map_entries.set(to_i64(entries));
+    }
+
+    pub fn set_kernel_flow_map_capacity(&self, capacity: u64) {
+        self.kernel_flow_map_capacity.set(to_i64(capacity));
+    }
+
+    pub fn observe_processing(&self, stage: Stage, duration: Duration) {
+        self.processing_duration
+            .with_label_values(&[stage.name()])
+            .observe(duration.as_secs_f64());
+    }
+
+    /// Takes a sample of the agent's own resource use (`telemetry::process`).
+    pub fn set_process(&self, rss_bytes: u64, cpu_percent: f64) {
+        self.memory_usage_bytes.set(to_i64(rss_bytes));
+        self.cpu_usage_percentage.set(cpu_percent);
+    }
+
+    pub fn add_follow_lagged(&self, missed: u64) {
+        self.api_follow_lagged_events_total.inc_by(missed);
+    }
+
+    /// Updates the kube-netc gauges; call once per flush interval with that
+    /// interval's changes and length. A no-op unless `kube_netc_compat`.
+    pub fn update_kube_netc(&self, changes: &[FlowChange], interval: Duration) {
+        if let Some(kube_netc) = &self.kube_netc {
+            kube_netc.update(changes, interval);
+        }
+    }
+}

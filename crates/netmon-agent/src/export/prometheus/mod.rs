@@ -1,0 +1,19 @@
+//! Prometheus exporter: the agent's metrics and the `/metrics` listener.
+
+mod flow_series;
+mod kernel;
+mod kube_netc;
+mod metrics;
+mod options;
+mod register;
+mod server;
+
+#[cfg(test)]
+mod tests;
+
+pub use kernel::{AttachMode, Hook, KernelCounters};
+pub use metrics::{tcp_event_name, AgentMetrics, MetricsError, Stage};
+pub use options::{
+    FlowLabel, MetricsOptions, DEFAULT_CONNECT_LATENCY_BUCKETS, DEFAULT_FLOW_SERIES_RETENTION,
+};
+pub use server::{metrics_router, ScrapeHook};

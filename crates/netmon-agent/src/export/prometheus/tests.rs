@@ -1,0 +1,715 @@
+//! Behaviour of `AgentMetrics` and the metrics listener, read back through
+//! the registry exactly as Prometheus would see it.
+
+use std::io::Write;
+use std::net::IpAddr;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus::proto::MetricType;
+
+use super::*;
+use crate::api::testing::{get, start};
+use crate::api::Readiness;
+use crate::flow::{
+    ConnectionKey, Counters, Direction, Endpoint, FlowChange, FlowChangeKind, FlowRecord,
+    FlowStatus, Protocol, TcpEventKind,
+};
+
+const SECOND: u64 = 1_000_000_000;
+
+fn record(
+    id: u64,
+    protocol: Protocol,
+    src: &str,
+    src_port: u16,
+    dst: &str,
+    dst_port: u16,
+) -> FlowRecord {
+    FlowRecord {
+        id,
+        key: ConnectionKey {
+            protocol,
+            initiator: Endpoint {
+                ip: src.parse::<IpAddr>().unwrap(),
+                port: src_port,
+            },
+            responder: Endpoint {
+                ip: dst.parse::<IpAddr>().unwrap(),
+                port: dst_port,
+            },
+        },
+        tx: Counters::default(),
+        rx: Counters::default(),
+        tx_tcp_flags: 0,
+        rx_tcp_flags: 0,
+        first_seen: 0,
+        last_seen: 0,
+        status: FlowStatus::Active,
+        connect_latency_ns: None,
+        ended_at: None,
+        ifindex: 1,
+        icmp: None,
+        updated_at: 0,
+    }
+}
+
+/// A change adding `tx` and `rx` as `(bytes, packets)`.
+fn change(kind: FlowChangeKind, record: &FlowRecord, tx: (u64, u64), rx: (u64, u64)) -> FlowChange {
+    FlowChange {
+        kind,
+        added_tx: Counters {
+            bytes: tx.0,
+            packets: tx.1,
+        },
+        added_rx: Counters {
+            bytes: rx.0,
+            packets: rx.1,
+        },
+        record: record.clone(),
+    }
+}
+
+fn ended(mut record: FlowRecord, status: FlowStatus, at: u64) -> FlowRecord {
+    record.status = status;
+    record.ended_at = Some(at);
+    record.updated_at = at;
+    record
+}
+
+fn egress(_: &FlowRecord) -> Direction {
+    Direction::Egress
+}
+
+/// Value of the series `name{labels}` (counter, gauge, or a histogram's
+/// sample count), or `None` if it does not exist.
+fn value(metrics: &AgentMetrics, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let family = metrics
+        .registry()
+        .gather()
+        .into_iter()
+        .find(|f| f.name() == name)?;
+    let metric = family.get_metric().iter().find(|m| {
+        m.get_label().len() == labels.len()
+            && labels.iter().all(|(n, v)| {
+                m.get_label()
+                    .iter()
+                    .any(|l| l.name() == *n && l.value() == *v)
+            })
+    })?;
+    Some(match family.get_field_type() {
+        MetricType::COUNTER => metric.get_counter().get_value(),
+        MetricType::GAUGE => metric.get_gauge().get_value(),
+        MetricType::HISTOGRAM => metric.get_histogram().get_sample_count() as f64,
+        other => panic!("unexpected metric type {other:?}"),
+    })
+}
+
+fn series_count(metrics: &AgentMetrics, name: &str) -> usize {
+    metrics
+        .registry()
+        .gather()
+        .into_iter()
+        .find(|f| f.name() == name)
+        .map_or(0, |f| f.get_metric().len())
+}
+
+fn default_metrics() -> AgentMetrics {
+    AgentMetrics::new(&MetricsOptions::default()).unwrap()
+}
+
+#[test]
+fn a_sequence_of_flow_changes_is_counted_exactly() {
+    let metrics = default_metrics();
+    let https = record(1, Protocol::Tcp, "10.0.0.1", 40000, "10.0.0.2", 443);
+    let dns = record(2, Protocol::Udp, "10.0.0.1", 53000, "10.0.0.53", 53);
+    metrics.record_changes(
+        &[
+            change(FlowChangeKind::Opened, &https, (100, 1), (0, 0)),
+            change(FlowChangeKind::Opened, &dns, (60, 1), (0, 0)),
+            change(FlowChangeKind::Updated, &https, (50, 1), (200, 2)),
+            change(
+                FlowChangeKind::Closed,
+                &ended(https.clone(), FlowStatus::Reset, SECOND),
+                (0, 0),
+                (40, 1),
+            ),
+            change(FlowChangeKind::Evicted, &dns, (0, 0), (120, 1)),
+        ],
+        egress,
+    );
+
+    let tcp = [("protocol", "tcp"), ("direction", "egress")];
+    let udp = [("protocol", "udp"), ("direction", "egress")];
+    assert_eq!(
+        value(&metrics, "netmon_flows_opened_total", &tcp),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&metrics, "netmon_flows_opened_total", &udp),
+        Some(1.0)
+    );
+    assert_eq!(value(&metrics, "netmon_bytes_total", &tcp), Some(390.0));
+    assert_eq!(value(&metrics, "netmon_packets_total", &tcp), Some(5.0));
+    assert_eq!(value(&metrics, "netmon_bytes_total", &udp), Some(180.0));
+    assert_eq!(value(&metrics, "netmon_packets_total", &udp), Some(2.0));
+    assert_eq!(
+        value(
+            &metrics,
+            "netmon_flows_total",
+            &[
+                ("protocol", "tcp"),
+                ("direction", "egress"),
+                ("status", "reset")
+            ]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &metrics,
+            "netmon_flows_total",
+            &[
+                ("protocol", "udp"),
+                ("direction", "egress"),
+                ("status", "evicted")
+            ]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&metrics, "netmon_flow_table_evictions_total", &[]),
+        Some(1.0)
+    );
+}
+
+#[test]
+fn the_direction_of_each_flow_comes_from_the_caller() {
+    let metrics = default_metrics();
+    let inbound = record(1, Protocol::Tcp, "192.0.2.1", 50000, "10.0.0.1", 22);
+    let routed = record(2, Protocol::Tcp, "10.1.0.1", 50000, "10.2.0.1", 80);
+    metrics.record_changes(
+        &[
+            change(FlowChangeKind::Opened, &inbound, (10, 1), (0, 0)),
+            change(FlowChangeKind::Opened, &routed, (20, 1), (0, 0)),
+        ],
+        |r| {
+            if r.key.responder.port == 22 {
+                Direction::Ingress
+            } else {
+                Direction::Forwarded
+            }
+        },
+    );
+    assert_eq!(
+        value(
+            &metrics,
+            "netmon_bytes_total",
+            &[("protocol", "tcp"), ("direction", "ingress")]
+        ),
+        Some(10.0)
+    );
+    assert_eq!(
+        value(
+            &metrics,
+            "netmon_bytes_total",
+            &[("protocol", "tcp"), ("direction", "forwarded")]
+        ),
+        Some(20.0)
+    );
+}
+
+#[test]
+fn active_flows_are_set_exactly_and_series_not_given_again_drop_to_zero() {
+    let metrics = default_metrics();
+    metrics.set_active_flows(&[
+        (Protocol::Tcp, Direction::Egress, 5),
+        (Protocol::Udp, Direction::Ingress, 2),
+        (Protocol::Other(47), Direction::Forwarded, 1),
+        (Protocol::Other(50), Direction::Forwarded, 3),
+    ]);
+    let tcp = [("protocol", "tcp"), ("direction", "egress")];
+    let udp = [("protocol", "udp"), ("direction", "ingress")];
+    let other = [("protocol", "other"), ("direction", "forwarded")];
+    assert_eq!(value(&metrics, "netmon_flows_active", &tcp), Some(5.0));
+    assert_eq!(value(&metrics, "netmon_flows_active", &udp), Some(2.0));
+    assert_eq!(value(&metrics, "netmon_flows_active", &other), Some(4.0));
+
+    metrics.set_active_flows(&[(Protocol::Tcp, Direction::Egress, 3)]);
+    assert_eq!(value(&metrics, "netmon_flows_active", &tcp), Some(3.0));
+    assert_eq!(value(&metrics, "netmon_flows_active", &udp), Some(0.0));
+    assert_eq!(value(&metrics, "netmon_flows_active", &other), Some(0.0));
+}
+
+#[test]
+fn per_flow_labels_split_traffic_and_expire_after_retention() {
+    let metrics = AgentMetrics::new(&MetricsOptions {
+        flow_labels: vec![FlowLabel::SrcIp, FlowLabel::DstIp, FlowLabel::DstPort],
+        flow_series_retention: Duration::from_secs(60),
+        ..MetricsOptions::default()
+    })
+    .unwrap();
+    let mapped = record(1, Protocol::Tcp, "::ffff:10.0.0.1", 40000, "10.0.0.2", 443);
+    metrics.record_changes(
+        &[
+            change(FlowChangeKind::Opened, &mapped, (100, 1), (0, 0)),
+            change(
+                FlowChangeKind::Closed,
+                &ended(mapped.clone(), FlowStatus::Closed, 10 * SECOND),
+                (0, 0),
+                (300, 2),
+            ),
+        ],
+        egress,
+    );
+    let labels = [
+        ("protocol", "tcp"),
+        ("direction", "egress"),
+        ("src_ip", "10.0.0.1"),
+        ("dst_ip", "10.0.0.2"),
+        ("dst_port", "443"),
+    ];
+    assert_eq!(value(&metrics, "netmon_bytes_total", &labels), Some(400.0));
+    assert_eq!(value(&metrics, "netmon_packets_total", &labels), Some(3.0));
+
+    metrics.expire_flow_series(69 * SECOND);
+    assert_eq!(value(&metrics, "netmon_bytes_total", &labels), Some(400.0));
+    metrics.expire_flow_series(70 * SECOND);
+    assert_eq!(value(&metrics, "netmon_bytes_total", &labels), None);
+    assert_eq!(value(&metrics, "netmon_packets_total", &labels), None);
+}
+
+#[test]
+fn without_per_flow_labels_nothing_expires() {
+    let metrics = default_metrics();
+    let flow = record(1, Protocol::Tcp, "10.0.0.1", 40000, "10.0.0.2", 443);
+    metrics.record_changes(
+        &[change(
+            FlowChangeKind::Closed,
+            &ended(flow, FlowStatus::Closed, SECOND),
+            (10, 1),
+            (0, 0),
+        )],
+        egress,
+    );
+    metrics.expire_flow_series(u64::MAX);
+    assert_eq!(
+        value(
+            &metrics,
+            "netmon_bytes_total",
+            &[("protocol", "tcp"), ("direction", "egress")]
+        ),
+        Some(10.0)
+    );
+}
+
+#[test]
+fn kernel_counters_add_the_difference_and_restart_after_a_reload() {
+    let metrics = default_metrics();
+    let reading = |dropped, truncated| KernelCounters {
+        events_dropped: dropped,
+        parse_truncated_packets: truncated,
+        ..KernelCounters::default()
+    };
+    metrics.set_kernel_counters(&reading(5, 100));
+    assert_eq!(
+        value(&metrics, "netmon_ebpf_events_dropped_total", &[]),
+        Some(5.0)
+    );
+    metrics.set_kernel_counters(&reading(8, 100));
+    assert_eq!(
+        value(&metrics, "netmon_ebpf_events_dropped_total", &[]),
+        Some(8.0)
+    );
+    assert_eq!(
+        value(&metrics, "netmon_kernel_truncated_packets_total", &[]),
+        Some(100.0)
+    );
+    // Programs reloaded: every kernel counter restarted from zero.
+    metrics.set_kernel_counters(&reading(2, 150));
+    assert_eq!(
+        value(&metrics, "netmon_ebpf_events_dropped_total", &[]),
+        Some(10.0)
+    );
+    assert_eq!(
+        value(&metrics, "netmon_kernel_truncated_packets_total", &[]),
+        Some(250.0)
+    );
+}
+
+#[test]
+fn every_kernel_counter_has_its_own_metric() {
+    let metrics = default_metrics();
+    metrics.set_kernel_counters(&KernelCounters {
+        flow_map_full_packets: 1,
+        flow_map_full_bytes: 2,
+        parse_truncated_packets: 3,
+        non_ip_packets: 4,
+        events_sent: 5,
+        events_dropped: 6,
+        conn_map_full: 7,
+        forwarded_skipped: 8,
+    });
+    let expected = [
+        ("netmon_kernel_flow_map_full_packets_total", 1.0),
+        ("netmon_kernel_flow_map_full_bytes_total", 2.0),
+        ("netmon_kernel_truncated_packets_total", 3.0),
+        ("netmon_kernel_non_ip_packets_total", 4.0),
+        ("netmon_ebpf_events_sent_total", 5.0),
+        ("netmon_ebpf_events_dropped_total", 6.0),
+        ("netmon_kernel_conn_map_full_total", 7.0),
+        ("netmon_kernel_forwarded_packets_skipped_total", 8.0),
+    ];
+    for (name, expected) in expected {
+        assert_eq!(value(&metrics, name, &[]), Some(expected), "{name}");
+    }
+}
+
+#[test]
+fn interface_counters_follow_the_kernel_and_disappear_with_the_interface() {
+    let metrics = default_metrics();
+    let eth0_in = [("interface", "eth0"), ("hook", "ingress")];
+    let eth0_out = [("interface", "eth0"), ("hook", "egress")];
+    metrics.set_interface_counters(&[
+        ("eth0".into(), Hook::Ingress, 1000, 10),
+        ("eth0".into(), Hook::Egress, 500, 5),
+    ]);
+    metrics.set_interface_counters(&[("eth0".into(), Hook::Ingress, 1500, 12)]);
+    assert_eq!(
+        value(&metrics, "netmon_interface_bytes_total", &eth0_in),
+        Some(1500.0)
+    );
+    assert_eq!(
+        value(&metrics, "netmon_interface_packets_total", &eth0_in),
+        Some(12.0)
+    );
+    assert_eq!(
+        value(&metrics, "netmon_interface_bytes_total", &eth0_out),
+        Some(500.0)
+    );
+
+    metrics.remove_interface("eth0");
+    assert_eq!(series_count(&metrics, "netmon_interface_bytes_total"), 0);
+    assert_eq!(series_count(&metrics, "netmon_interface_packets_total"), 0);
+
+    // Re-attached: its first reading counts in full again.
+    metrics.set_interface_counters(&[("eth0".into(), Hook::Ingress, 40, 1)]);
+    assert_eq!(
+        value(&metrics, "netmon_interface_bytes_total", &eth0_in),
+        Some(40.0)
+    );
+}
+
+#[test]
+fn tcp_events_are_counted_by_kind_and_latencies_observed() {
+    let metrics = default_metrics();
+    assert_eq!(
+        value(
+            &metrics,
+            "netmon_tcp_events_total",
+            &[("event", "timed_out")]
+        ),
+        Some(0.0),
+        "every event kind exists from the start"
+    );
+    metrics.record_tcp_event(TcpEventKind::OpenedActive, None);
+    metrics.record_tcp_event(TcpEventKind::EstablishedActive, Some(300_000));
+    metrics.record_tcp_event(TcpEventKind::EstablishedActive, Some(2_000_000));
+    assert_eq!(
+        value(
+            &metrics,
+            "netmon_tcp_events_total",
+            &[("event", "established_active")]
+        ),
+        Some(2.0)
+    );
+    assert_eq!(
+        value(
+            &metrics,
+            "netmon_tcp_events_total",
+            &[("event", "opened_active")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&metrics, "netmon_tcp_connect_latency_seconds", &[]),
+        Some(2.0)
+    );
+    let text = metrics.encode();
+    assert!(
+        text.contains("netmon_tcp_connect_latency_seconds_bucket{le=\"0.0005\"} 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("netmon_tcp_connect_latency_seconds_bucket{le=\"0.0025\"} 2\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn gauges_and_simple_counters_hold_what_they_were_given() {
+    let metrics = default_metrics();
+    metrics.set_flow_table_flows(12);
+    metrics.set_flow_table_max_flows(65536);
+    metrics.set_kernel_flow_map_entries(40);
+    metrics.set_kernel_flow_map_capacity(131072);
+    metrics.set_attached_interfaces(AttachMode::Tcx, 3);
+    metrics.add_events_processed(7);
+    metrics.add_follow_lagged(4);
+    metrics.observe_processing(Stage::Drain, Duration::from_micros(250));
+    metrics.set_process(1 << 20, 12.5);
+    assert_eq!(value(&metrics, "netmon_flow_table_flows", &[]), Some(12.0));
+    assert_eq!(
+        value(&metrics, "netmon_flow_table_max_flows", &[]),
+        Some(65536.0)
+    );
+    assert_eq!(
+        value(&metrics, "netmon_kernel_flow_map_entries", &[]),
+        Some(40.0)
+    );
+    assert_eq!(
+        value(&metrics, "netmon_kernel_flow_map_capacity", &[]),
+        Some(131072.0)
+    );
+    assert_eq!(
+        value(&metrics, "netmon_attached_interfaces", &[("mode", "tcx")]),
+        Some(3.0)
+    );
+    assert_eq!(
+        value(&metrics, "netmon_ebpf_events_processed_total", &[]),
+        Some(7.0)
+    );
+    assert_eq!(
+        value(&metrics, "netmon_api_follow_lagged_events_total", &[]),
+        Some(4.0)
+    );
+    assert_eq!(
+        value(
+            &metrics,
+            "netmon_processing_duration_seconds",
+            &[("stage", "drain")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&metrics, "netmon_memory_usage_bytes", &[]),
+        Some(1048576.0)
+    );
+    assert_eq!(
+        value(&metrics, "netmon_cpu_usage_percentage", &[]),
+        Some(12.5)
+    );
+    assert_eq!(
+        value(
+            &metrics,
+            "netmon_build_info",
+            &[("version", env!("CARGO_PKG_VERSION"))]
+        ),
+        Some(1.0)
+    );
+}
+
+#[test]
+fn kube_netc_metrics_are_absent_unless_enabled() {
+    let metrics = default_metrics();
+    let flow = record(1, Protocol::Tcp, "10.0.0.1", 40000, "10.0.0.2", 443);
+    metrics.update_kube_netc(
+        &[change(FlowChangeKind::Opened, &flow, (100, 1), (0, 0))],
+        Duration::from_secs(1),
+    );
+    let text = metrics.encode();
+    assert!(!text.contains("active_connections"));
+    assert!(!text.contains("bytes_sent_per_second"));
+}
+
+#[test]
+fn kube_netc_rates_are_per_connection_per_interval_and_go_away_when_it_closes() {
+    let metrics = AgentMetrics::new(&MetricsOptions {
+        kube_netc_compat: true,
+        ..MetricsOptions::default()
+    })
+    .unwrap();
+    let id = [("id", "10.0.0.1:40000-10.0.0.2:443")];
+    let flow = record(1, Protocol::Tcp, "::ffff:10.0.0.1", 40000, "10.0.0.2", 443);
+    let other = record(2, Protocol::Udp, "10.0.0.1", 53000, "10.0.0.53", 53);
+
+    metrics.update_kube_netc(
+        &[
+            change(FlowChangeKind::Opened, &flow, (1000, 2), (0, 0)),
+            change(FlowChangeKind::Updated, &flow, (1000, 2), (4000, 3)),
+            change(FlowChangeKind::Opened, &other, (60, 1), (0, 0)),
+        ],
+        Duration::from_secs(2),
+    );
+    assert_eq!(value(&metrics, "active_connections", &[]), Some(2.0));
+    assert_eq!(value(&metrics, "bytes_sent_per_second", &id), Some(1000.0));
+    assert_eq!(value(&metrics, "bytes_recv_per_second", &id), Some(2000.0));
+
+    // A quiet interval: still connected, no bytes.
+    metrics.update_kube_netc(&[], Duration::from_secs(2));
+    assert_eq!(value(&metrics, "bytes_sent_per_second", &id), Some(0.0));
+    assert_eq!(value(&metrics, "active_connections", &[]), Some(2.0));
+
+    metrics.update_kube_netc(
+        &[change(
+            FlowChangeKind::Closed,
+            &ended(flow, FlowStatus::Closed, SECOND),
+            (0, 0),
+            (0, 0),
+        )],
+        Duration::from_secs(2),
+    );
+    assert_eq!(value(&metrics, "bytes_sent_per_second", &id), None);
+    assert_eq!(value(&metrics, "bytes_recv_per_second", &id), None);
+    assert_eq!(value(&metrics, "active_connections", &[]), Some(1.0));
+    assert_eq!(series_count(&metrics, "bytes_sent_per_second"), 1);
+}
+
+#[test]
+fn invalid_options_are_rejected_with_a_reason() {
+    let error = |options: MetricsOptions| AgentMetrics::new(&options).err().unwrap().to_string();
+    assert_eq!(
+        error(MetricsOptions {
+            connect_latency_buckets: vec![0.1, 0.1],
+            ..MetricsOptions::default()
+        }),
+        "connect_latency_buckets: buckets must increase, but 0.1 is followed by 0.1"
+    );
+    assert_eq!(
+        error(MetricsOptions {
+            connect_latency_buckets: vec![],
+            ..MetricsOptions::default()
+        }),
+        "connect_latency_buckets: at least one bucket is needed"
+    );
+    assert_eq!(
+        error(MetricsOptions {
+            connect_latency_buckets: vec![-1.0, 1.0],
+            ..MetricsOptions::default()
+        }),
+        "connect_latency_buckets: -1 is not a positive number of seconds"
+    );
+    assert_eq!(
+        error(MetricsOptions {
+            flow_labels: vec![FlowLabel::DstPort, FlowLabel::DstPort],
+            ..MetricsOptions::default()
+        }),
+        "flow_labels: \"dst_port\" is listed more than once"
+    );
+}
+
+/// Every metric with at least one series, per-flow labels and kube-netc on.
+fn populated_metrics() -> AgentMetrics {
+    let metrics = AgentMetrics::new(&MetricsOptions {
+        flow_labels: FlowLabel::ALL.to_vec(),
+        kube_netc_compat: true,
+        ..MetricsOptions::default()
+    })
+    .unwrap();
+    let flow = record(1, Protocol::Tcp, "10.0.0.1", 40000, "fd00::2", 443);
+    let changes = [
+        change(FlowChangeKind::Opened, &flow, (100, 1), (0, 0)),
+        change(
+            FlowChangeKind::Closed,
+            &ended(flow.clone(), FlowStatus::Closed, SECOND),
+            (10, 1),
+            (20, 1),
+        ),
+        change(
+            FlowChangeKind::Evicted,
+            &record(2, Protocol::Udp, "10.0.0.1", 5000, "10.0.0.3", 53),
+            (1, 1),
+            (0, 0),
+        ),
+    ];
+    metrics.record_changes(&changes, egress);
+    metrics.update_kube_netc(&changes[..1], Duration::from_secs(1));
+    metrics.set_active_flows(&[(Protocol::Tcp, Direction::Egress, 1)]);
+    metrics.record_tcp_event(TcpEventKind::EstablishedActive, Some(1_000_000));
+    metrics.set_kernel_counters(&KernelCounters {
+        events_sent: 3,
+        ..KernelCounters::default()
+    });
+    metrics.add_events_processed(3);
+    metrics.set_interface_counters(&[("eth0".into(), Hook::Ingress, 10, 1)]);
+    metrics.set_attached_interfaces(AttachMode::Tc, 1);
+    metrics.set_flow_table_flows(1);
+    metrics.set_flow_table_max_flows(100);
+    metrics.set_kernel_flow_map_entries(2);
+    metrics.set_kernel_flow_map_capacity(1000);
+    metrics.observe_processing(Stage::Merge, Duration::from_millis(1));
+    metrics.set_process(1, 1.0);
+    metrics.add_follow_lagged(1);
+    metrics
+}
+
+/// `promtool check metrics` on the populated registry: the text parses and
+/// passes promtool's naming lint. Skipped (with a note) without promtool,
+/// unless `NETMON_REQUIRE_TOOLS=1`.
+#[test]
+fn the_encoded_registry_passes_promtool_check_metrics() {
+    let text = populated_metrics().encode();
+    let child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(child) => child,
+        Err(error) if std::env::var("NETMON_REQUIRE_TOOLS").as_deref() != Ok("1") => {
+            println!("skipped: promtool could not be run ({error}); set NETMON_REQUIRE_TOOLS=1 to fail instead");
+            return;
+        }
+        Err(error) => {
+            panic!("promtool is required (NETMON_REQUIRE_TOOLS=1) but could not be run: {error}")
+        }
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success() && output.stdout.is_empty() && output.stderr.is_empty(),
+        "promtool rejected the metrics:\nstdout: {}\nstderr: {}\n{text}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+}
+
+#[tokio::test]
+async fn the_metrics_endpoint_refreshes_then_serves_the_text_format() {
+    let metrics = Arc::new(default_metrics());
+    let scrapes = Arc::new(AtomicU64::new(0));
+    let hook_metrics = metrics.clone();
+    let hook_scrapes = scrapes.clone();
+    let on_scrape: ScrapeHook = Arc::new(move || {
+        let n = hook_scrapes.fetch_add(1, Ordering::SeqCst) + 1;
+        hook_metrics.set_flow_table_flows(n * 10);
+    });
+    let readiness = Readiness::new();
+    let addr = start(metrics_router(metrics, readiness.clone(), on_scrape)).await;
+
+    let response = get(addr, "/metrics").await;
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        response.header("content-type"),
+        Some("text/plain; version=0.0.4")
+    );
+    assert!(
+        response.body.contains("netmon_flow_table_flows 10\n"),
+        "{}",
+        response.body
+    );
+    assert_eq!(scrapes.load(Ordering::SeqCst), 1);
+
+    assert_eq!(get(addr, "/readyz").await.status, 503);
+    readiness.set_ready();
+    assert_eq!(get(addr, "/readyz").await.status, 200);
+    assert_eq!(get(addr, "/healthz").await.body, "ok");
+}
