@@ -3,6 +3,7 @@
 # watches, and are its byte counts exact under load?
 #
 #   benches/overhead.sh [--smoke] [--rounds N] [--seconds S] [--no-agent]
+#                       [--keep DIR]
 #
 # Two network namespaces made by this script (client, server) are joined by
 # one veth pair with private addresses; nothing else is on that link. Rounds
@@ -24,17 +25,25 @@
 # everything ran and the byte error is 0; 1 when something failed to run or
 # the byte error is not 0; 2 on a usage error.
 #
-# Needs root, iproute2, iperf3, jq, curl (scripts/setup.sh installs them).
+# --keep DIR keeps the raw results there (iperf3/loadgen JSON, agent logs,
+# flow API answers, one "mode round key value" line per number).
+#
+# Needs root, iproute2, iperf3 (scripts/setup.sh installs them), jq and curl.
+
+# Functions run through traps and "$@" look unreachable to shellcheck.
+# shellcheck disable=SC2317
 set -euo pipefail
 
 usage() {
-    sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'
+    # The header comment, up to its first blank line.
+    awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
 }
 
 SMOKE=0
 ROUNDS=5
 SECONDS_PER_RUN=10
 WITH_AGENT=1
+KEEP_DIR=
 while (($#)); do
     case "$1" in
     --smoke) SMOKE=1 ;;
@@ -47,6 +56,10 @@ while (($#)); do
         shift
         ;;
     --no-agent) WITH_AGENT=0 ;;
+    --keep)
+        KEEP_DIR=${2:?--keep needs a directory}
+        shift
+        ;;
     -h | --help)
         usage
         exit 0
@@ -131,6 +144,9 @@ cleanup() {
     # Deleting a namespace deletes the veth end inside it (and its peer).
     ip netns del "$NS_C" 2>/dev/null || true
     ip netns del "$NS_S" 2>/dev/null || true
+    if [[ -n $KEEP_DIR ]]; then
+        if mkdir -p "$KEEP_DIR"; then cp -r "$WORK/." "$KEEP_DIR/" || true; fi
+    fi
     rm -rf "$WORK"
     exit "$rc"
 }
@@ -237,11 +253,19 @@ in_c() { ip netns exec "$NS_C" "$@"; }
 AGENT_PID=
 start_agent() {
     local log=$1
-    spawn "$log" ip netns exec "$NS_S" "$NETMON" --config "$WORK/netmon.yaml" \
+    # The agent takes NETMON_* variables as settings and rejects unknown
+    # ones: none of the caller's (scripts/test.sh exports NETMON_REQUIRE_*)
+    # may change or break the configuration under test.
+    local unset_netmon=()
+    local v
+    for v in $(compgen -e); do
+        [[ $v == NETMON_* ]] && unset_netmon+=(-u "$v")
+    done
+    spawn "$log" ip netns exec "$NS_S" env "${unset_netmon[@]}" "$NETMON" --config "$WORK/netmon.yaml" \
         --metrics-addr "127.0.0.1:$PORT_METRICS" --api-addr "127.0.0.1:$PORT_API"
     AGENT_PID=$LAST_PID
-    local i code
-    for i in $(seq 300); do
+    local code
+    for _ in $(seq 300); do
         if ! kill -0 "$AGENT_PID" 2>/dev/null; then
             echo "   agent exited during start-up; its log:" >&2
             tail -n 20 "$log" >&2
@@ -293,7 +317,8 @@ scenario() {
 }
 
 run_tcp1() {
-    local mode=$1 round=$2 out=$WORK/tcp1-$mode-$round.json
+    local mode=$1 round=$2
+    local out=$WORK/tcp1-$mode-$round.json
     in_c iperf3 -c "$IP_S" -p "$PORT_IPERF" -t "$SECONDS_PER_RUN" -J >"$out" || {
         jq -r '.error // empty' "$out" >&2 2>/dev/null || true
         return 1
@@ -303,7 +328,8 @@ run_tcp1() {
 }
 
 run_tcp8() {
-    local mode=$1 round=$2 out=$WORK/tcp8-$mode-$round.json
+    local mode=$1 round=$2
+    local out=$WORK/tcp8-$mode-$round.json
     in_c iperf3 -c "$IP_S" -p "$PORT_IPERF" -P 8 -t "$SECONDS_PER_RUN" -J >"$out" || {
         jq -r '.error // empty' "$out" >&2 2>/dev/null || true
         return 1
@@ -312,7 +338,8 @@ run_tcp8() {
 }
 
 run_conn() {
-    local mode=$1 round=$2 out=$WORK/conn-$mode-$round.json
+    local mode=$1 round=$2
+    local out=$WORK/conn-$mode-$round.json
     in_c "$LOADGEN" connect-rate --addr "$IP_S:$PORT_CONN" --seconds "$SECONDS_PER_RUN" \
         --threads 4 >"$out" || return 1
     local errors
@@ -330,7 +357,8 @@ run_conn() {
 # runs in the sender's softirq, so two sender threads keep both cores busy
 # and the sink, which saw no loss in trials, counts exactly what arrived.
 run_udp() {
-    local mode=$1 round=$2 out=$WORK/udp-$mode-$round.json
+    local mode=$1 round=$2
+    local out=$WORK/udp-$mode-$round.json
     spawn "$out" ip netns exec "$NS_S" "$LOADGEN" udp-sink --listen "$IP_S:$PORT_UDP" \
         --idle-ms 500 --max-wait-seconds 30
     local sink=$LAST_PID
@@ -368,6 +396,7 @@ byte_check() {
             echo "   flow API did not answer" >&2
             return 1
         }
+        echo "$flows" >"$WORK/flows-$round.json"
         local link_bytes=$((${l1% *} - ${l0% *}))
         local agent_bytes data_bytes
         agent_bytes=$(jq '[.[] | .tx_bytes + .rx_bytes] | add // 0' <<<"$flows")
@@ -397,8 +426,9 @@ round() {
             return 0
         fi
     fi
-    local l0
+    local l0 round_cpu0=
     l0=$(link_counters)
+    if [[ $mode == netmon ]]; then round_cpu0=$(cpu_seconds "$AGENT_PID") || true; fi
     TCP1_DATA_PORT=
     scenario "$mode" "$round" tcp1 run_tcp1 "$mode" "$round"
     if [[ $mode == netmon ]]; then
@@ -417,6 +447,14 @@ round() {
     scenario "$mode" "$round" udp64 run_udp "$mode" "$round"
     if [[ $mode == netmon ]]; then
         if kill -0 "$AGENT_PID" 2>/dev/null; then
+            # Whole round, flush waits included: the agent's cost per GB and
+            # per packet of everything that crossed the link.
+            local round_cpu1 l1
+            round_cpu1=$(cpu_seconds "$AGENT_PID") || true
+            l1=$(link_counters)
+            record netmon "$round" round.cpu_s "$(awk -v a="${round_cpu0:-0}" -v b="${round_cpu1:-0}" 'BEGIN { printf "%.3f", b - a }')"
+            record netmon "$round" round.link_bytes $((${l1% *} - ${l0% *}))
+            record netmon "$round" round.link_packets $((${l1#* } - ${l0#* }))
             local hwm
             hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$AGENT_PID/status")
             record netmon "$round" rss_kib "$hwm"
@@ -493,6 +531,11 @@ for s in tcp1 tcp8 conn udp64; do
         "${none:--}" "${net:--}" "${ratio:--}" ">=${TARGET[$s]}" "$verdict" \
         "${cpu:--}" "${per_gb:--}" "${per_pkt:--}"
 done
+if ((WITH_AGENT)); then
+    printf '%-8s %-10s %10s %10s %7s %8s %-5s %8s %9s %13s\n' round "" - - - - "" \
+        "$(median netmon round.cpu_s)" "$(median_ratio netmon round.cpu_s round.link_bytes 1e9)" \
+        "$(median_ratio netmon round.cpu_s round.link_packets 1e5)"
+fi
 BYTE_ERROR=
 if ((WITH_AGENT)); then
     rss=$(maximum netmon rss_kib)
