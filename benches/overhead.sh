@@ -491,7 +491,9 @@ median() {
             if (n == 0) exit
             # insertion sort: a handful of values
             for (i = 1; i < n; i++) { x = v[i]; for (j = i - 1; j >= 0 && v[j] > x; j--) v[j + 1] = v[j]; v[j + 1] = x }
-            printf "%.6g\n", (n % 2) ? v[int(n / 2)] : (v[n / 2 - 1] + v[n / 2]) / 2
+            m = (n % 2) ? v[int(n / 2)] : (v[n / 2 - 1] + v[n / 2]) / 2
+            # whole numbers for rates, no exponent notation in the table
+            if (m >= 1000) printf "%.0f\n", m; else printf "%.4g\n", m
         }' "$RESULTS"
 }
 # per-round ratio a/b (for cost per unit), then the median over rounds.
@@ -511,7 +513,7 @@ maximum() {
 echo
 echo "== results: median of $ROUNDS round(s), $SECONDS_PER_RUN s per run"
 printf '%-8s %-10s %10s %10s %7s %8s %-5s %8s %9s %13s\n' \
-    scenario unit none netmon ratio target "" "cpu s" "cpu s/GB" "cpu s/100kpkt"
+    scenario unit none netmon ratio target "" "agent s" "cpu s/GB" "cpu s/100kpkt"
 declare -A UNIT=([tcp1]=Gbit/s [tcp8]=Gbit/s [conn]=conn/s [udp64]=pkt/s)
 declare -A TARGET=([tcp1]=0.98 [tcp8]=0.98 [conn]=0.95 [udp64]=0.95)
 for s in tcp1 tcp8 conn udp64; do
@@ -535,6 +537,26 @@ if ((WITH_AGENT)); then
     printf '%-8s %-10s %10s %10s %7s %8s %-5s %8s %9s %13s\n' round "" - - - - "" \
         "$(median netmon round.cpu_s)" "$(median_ratio netmon round.cpu_s round.link_bytes 1e9)" \
         "$(median_ratio netmon round.cpu_s round.link_packets 1e5)"
+fi
+# The medians hide how noisy the machine is; the spread says whether a
+# ratio is a difference or noise.
+if ((ROUNDS > 1)); then
+    echo "spread over rounds (min-max):"
+    for s in tcp1 tcp8 conn udp64; do
+        awk -v k="$s" -v u="${UNIT[$s]}" '$3 == k {
+                if (!($1 in lo) || $4 < lo[$1]) lo[$1] = $4
+                if (!($1 in hi) || $4 > hi[$1]) hi[$1] = $4
+            }
+            END {
+                printf "  %-8s", k
+                fmt = "  %s %.4g-%.4g %s"
+                for (m in hi) if (hi[m] >= 1000) fmt = "  %s %.0f-%.0f %s"
+                n = split("none netmon", modes, " ")
+                for (i = 1; i <= n; i++) if (modes[i] in lo)
+                    printf fmt, modes[i], lo[modes[i]], hi[modes[i]], u
+                print ""
+            }' "$RESULTS"
+    done
 fi
 BYTE_ERROR=
 if ((WITH_AGENT)); then
