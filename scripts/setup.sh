@@ -11,9 +11,10 @@ fi
 
 # clang-19/llvm-19/libbpf-dev: build the C eBPF programs; bpftool: inspect
 # them; iproute2/nftables/ethtool/iputils-ping/iperf3: end-to-end tests and
-# benchmarks; prometheus: promtool validates the metrics exposition.
+# benchmarks (jq/curl read the agent in benches/overhead.sh); prometheus:
+# promtool validates the metrics exposition.
 packages=(clang-19 llvm-19 libbpf-dev linux-libc-dev bpftool iproute2 nftables ethtool
-          iputils-ping iperf3 prometheus procps)
+          iputils-ping iperf3 prometheus procps jq curl)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
