@@ -83,14 +83,14 @@ fn run(program: &str, args: &[&str]) -> Result<(), String> {
 }
 
 /// Whether to run: root is needed to create namespaces. Without it the test
-/// is skipped, unless NETMON_REQUIRE_ROOT_TESTS=1 demands that it runs.
+/// is skipped, unless NMTEST_REQUIRE_ROOT=1 demands that it runs.
 fn running_as_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     if unsafe { libc::geteuid() } == 0 {
         return true;
     }
-    if std::env::var("NETMON_REQUIRE_ROOT_TESTS").as_deref() == Ok("1") {
-        panic!("NETMON_REQUIRE_ROOT_TESTS=1 but the test is not running as root");
+    if std::env::var("NMTEST_REQUIRE_ROOT").as_deref() == Ok("1") {
+        panic!("NMTEST_REQUIRE_ROOT=1 but the test is not running as root");
     }
     eprintln!("skipping: creating network namespaces needs root");
     false

@@ -1,7 +1,7 @@
 //! Loads the real object into the running kernel: the verifier accepts every
 //! program, CO-RE relocations resolve, the tracepoint attaches, and an empty
 //! drain works. Needs root (CAP_BPF); says so and returns otherwise, unless
-//! NETMON_REQUIRE_ROOT_TESTS=1 (CI) makes that a failure.
+//! NMTEST_REQUIRE_ROOT=1 (CI) makes that a failure.
 
 use netmon_ebpf::{KernelFeatures, LoadOptions, NetmonEbpf};
 
@@ -11,7 +11,7 @@ fn root_or_skip() -> bool {
         return true;
     }
     let why = "needs root to load eBPF programs";
-    if std::env::var("NETMON_REQUIRE_ROOT_TESTS").as_deref() == Ok("1") {
+    if std::env::var("NMTEST_REQUIRE_ROOT").as_deref() == Ok("1") {
         panic!("{why}");
     }
     eprintln!("skipped: {why}");

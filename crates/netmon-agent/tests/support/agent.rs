@@ -108,6 +108,13 @@ impl Agent {
         for interface in &config.interfaces {
             command.args(["--interface", interface]);
         }
+        // The agent treats every NETMON_* variable as a setting (and an
+        // unknown one as an error): the test's config must be all it gets.
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("NETMON_") {
+                command.env_remove(name);
+            }
+        }
         let child = command
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("clone log handle"))
@@ -303,7 +310,7 @@ impl Drop for Agent {
 
 /// Overrides the agent binary under test (default: the `netmon` built with
 /// these tests), to run the suite against a release or packaged build.
-pub const AGENT_BINARY_ENV: &str = "NETMON_E2E_AGENT";
+pub const AGENT_BINARY_ENV: &str = "NMTEST_AGENT";
 
 fn agent_binary() -> std::ffi::OsString {
     std::env::var_os(AGENT_BINARY_ENV)

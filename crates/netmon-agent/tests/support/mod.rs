@@ -14,8 +14,8 @@
 //! ```
 //!
 //! Without root or a tool each test prints why and passes, unless
-//! `NETMON_REQUIRE_ROOT_TESTS=1` (CI) turns that into a failure.
-//! `NETMON_E2E_AGENT=/path/to/netmon` runs the suite against another build.
+//! `NMTEST_REQUIRE_ROOT=1` (CI) turns that into a failure.
+//! `NMTEST_AGENT=/path/to/netmon` runs the suite against another build.
 //!
 //! Every test binary compiles this module and each uses only part of it, so
 //! unused items are expected here.
@@ -42,14 +42,14 @@ use agent::{Agent, AgentConfig};
 use netns::{LinkCounters, Offloads, Topology};
 
 /// CI sets this so that a test which cannot run fails instead of skipping.
-pub const REQUIRE_ROOT_TESTS_ENV: &str = "NETMON_REQUIRE_ROOT_TESTS";
+pub const REQUIRE_ROOT_TESTS_ENV: &str = "NMTEST_REQUIRE_ROOT";
 
 /// Tools every namespace-building test needs.
 pub const TOPOLOGY_TOOLS: &[&str] = &["ip", "nft", "ethtool"];
 
 /// Returns true (after printing why) when this test cannot run here: it is
 /// not root or a tool it needs is missing. With
-/// `NETMON_REQUIRE_ROOT_TESTS=1` it panics with the reason instead, so a CI
+/// `NMTEST_REQUIRE_ROOT=1` it panics with the reason instead, so a CI
 /// job cannot go green by skipping everything.
 pub fn missing_prerequisites(tools: &[&str]) -> bool {
     let mut reasons = Vec::new();

@@ -647,7 +647,7 @@ fn populated_metrics() -> AgentMetrics {
 
 /// `promtool check metrics` on the populated registry: the text parses and
 /// passes promtool's naming lint. Skipped (with a note) without promtool,
-/// unless `NETMON_REQUIRE_TOOLS=1`.
+/// unless `NMTEST_REQUIRE_TOOLS=1`.
 #[test]
 fn the_encoded_registry_passes_promtool_check_metrics() {
     let text = populated_metrics().encode();
@@ -659,12 +659,12 @@ fn the_encoded_registry_passes_promtool_check_metrics() {
         .spawn();
     let mut child = match child {
         Ok(child) => child,
-        Err(error) if std::env::var("NETMON_REQUIRE_TOOLS").as_deref() != Ok("1") => {
-            println!("skipped: promtool could not be run ({error}); set NETMON_REQUIRE_TOOLS=1 to fail instead");
+        Err(error) if std::env::var("NMTEST_REQUIRE_TOOLS").as_deref() != Ok("1") => {
+            println!("skipped: promtool could not be run ({error}); set NMTEST_REQUIRE_TOOLS=1 to fail instead");
             return;
         }
         Err(error) => {
-            panic!("promtool is required (NETMON_REQUIRE_TOOLS=1) but could not be run: {error}")
+            panic!("promtool is required (NMTEST_REQUIRE_TOOLS=1) but could not be run: {error}")
         }
     };
     child
