@@ -36,9 +36,9 @@ struct {
 } netmon_ifaces SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, NETMON_IFACE_MAP_ENTRIES * 2);
-	__type(key, struct netmon_iface_key);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NETMON_IFACE_SLOTS * 2);
+	__type(key, __u32);
 	__type(value, struct netmon_iface_counters);
 } netmon_iface_stats SEC(".maps");
 

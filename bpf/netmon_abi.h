@@ -23,6 +23,9 @@
  * value from flow.max_flows at load time. */
 #define NETMON_DEFAULT_FLOW_MAP_ENTRIES 65536
 #define NETMON_IFACE_MAP_ENTRIES 4096
+/* Slots of the per-interface counters array (two entries each: ingress,
+ * egress); the agent gives every attached interface a free slot. */
+#define NETMON_IFACE_SLOTS 4096
 #define NETMON_CONN_MAP_ENTRIES 65536
 #define NETMON_EVENTS_RINGBUF_BYTES (1 << 20)
 
@@ -78,13 +81,10 @@ struct netmon_flow_counters {
 	__u8 _pad[5];
 };
 
-/* Per-interface counters, keyed by ifindex and hook; every packet the TC
- * programs see is counted here, whether or not it is counted for a flow. */
-struct netmon_iface_key {
-	__u32 ifindex;
-	__u32 hook; /* NETMON_HOOK_* */
-};
-
+/* Per-interface counters, a per-CPU array indexed by slot * 2 + hook; every
+ * packet the TC programs see is counted here, whether or not it is counted
+ * for a flow. An array (not a hash keyed by ifindex) because the program
+ * already looked the interface up: this saves a hash lookup per packet. */
 struct netmon_iface_counters {
 	__u64 bytes;
 	__u64 packets;
@@ -94,7 +94,7 @@ struct netmon_iface_counters {
 #define NETMON_IFACE_ACCOUNT_FLOWS 0x1
 struct netmon_iface_config {
 	__u32 flags;
-	__u32 _pad;
+	__u32 slot; /* index into the per-interface counters, < NETMON_IFACE_SLOTS */
 };
 
 /* Single-entry control array written by user space. */

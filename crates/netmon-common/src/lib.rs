@@ -12,6 +12,7 @@ pub const ABI_VERSION: u32 = 1;
 
 pub const DEFAULT_FLOW_MAP_ENTRIES: u32 = 65536;
 pub const IFACE_MAP_ENTRIES: u32 = 4096;
+pub const IFACE_SLOTS: u32 = 4096;
 pub const FLOW_GENERATIONS: u32 = 2;
 
 /// Names of the maps and programs in the object, as the loader looks them up.
@@ -91,17 +92,6 @@ const _: () = assert!(offset_of!(FlowCounters, first_hook) == 40);
 const _: () = assert!(offset_of!(FlowCounters, icmp_type) == 41);
 const _: () = assert!(offset_of!(FlowCounters, icmp_code) == 42);
 
-/// `struct netmon_iface_key`.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct IfaceKey {
-    pub ifindex: u32,
-    pub hook: u32,
-}
-
-const _: () = assert!(size_of::<IfaceKey>() == 8);
-const _: () = assert!(offset_of!(IfaceKey, hook) == 4);
-
 /// `struct netmon_iface_counters`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -119,10 +109,12 @@ pub const IFACE_ACCOUNT_FLOWS: u32 = 0x1;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct IfaceConfig {
     pub flags: u32,
-    pub _pad: u32,
+    /// Index into the per-interface counters (entries `slot * 2 + hook`).
+    pub slot: u32,
 }
 
 const _: () = assert!(size_of::<IfaceConfig>() == 8);
+const _: () = assert!(offset_of!(IfaceConfig, slot) == 4);
 
 /// `struct netmon_control`.
 #[repr(C)]
@@ -231,7 +223,6 @@ mod pod {
     // explicit padding fields, so any byte pattern is a valid value.
     unsafe impl aya::Pod for super::FlowKey {}
     unsafe impl aya::Pod for super::FlowCounters {}
-    unsafe impl aya::Pod for super::IfaceKey {}
     unsafe impl aya::Pod for super::IfaceCounters {}
     unsafe impl aya::Pod for super::IfaceConfig {}
     unsafe impl aya::Pod for super::Control {}

@@ -45,6 +45,8 @@ pub struct AttachedInterface {
     pub name: String,
     pub mode: AttachMode,
     pub account_flows: bool,
+    /// Index of this interface's counters in the per-CPU counters array.
+    pub slot: u32,
     ingress: SchedClassifierLinkId,
     egress: SchedClassifierLinkId,
 }
@@ -111,7 +113,11 @@ impl NetmonEbpf {
         }
         // The interface is registered before the programs attach so that the
         // very first packets are already accounted.
-        self.set_interface_accounting(ifindex, account_flows)?;
+        let slot = self.free_slots.pop().ok_or(EbpfError::NoCounterSlot)?;
+        if let Err(e) = self.register_interface(ifindex, account_flows, slot) {
+            self.free_slots.push(slot);
+            return Err(e);
+        }
 
         let modes: &[AttachMode] = match preference {
             AttachPreference::Tcx => &[AttachMode::Tcx],
@@ -128,6 +134,7 @@ impl NetmonEbpf {
                         ifindex,
                         AttachedInterface {
                             account_flows,
+                            slot,
                             ..attached
                         },
                     );
@@ -140,6 +147,7 @@ impl NetmonEbpf {
             }
         }
         let _ = self.ifaces.remove(&ifindex);
+        self.free_slots.push(slot);
         Err(last_error.expect("at least one attach mode is tried"))
     }
 
@@ -180,6 +188,7 @@ impl NetmonEbpf {
             name: name.to_string(),
             mode,
             account_flows: false,
+            slot: 0,
             ingress,
             egress,
         })
@@ -191,21 +200,33 @@ impl NetmonEbpf {
         ifindex: u32,
         account_flows: bool,
     ) -> Result<(), EbpfError> {
+        let Some(slot) = self.attached.get(&ifindex).map(|a| a.slot) else {
+            return Ok(());
+        };
+        self.register_interface(ifindex, account_flows, slot)?;
+        if let Some(attached) = self.attached.get_mut(&ifindex) {
+            attached.account_flows = account_flows;
+        }
+        Ok(())
+    }
+
+    fn register_interface(
+        &mut self,
+        ifindex: u32,
+        account_flows: bool,
+        slot: u32,
+    ) -> Result<(), EbpfError> {
         let flags = if account_flows {
             IFACE_ACCOUNT_FLOWS
         } else {
             0
         };
         self.ifaces
-            .insert(ifindex, IfaceConfig { flags, _pad: 0 }, 0)
+            .insert(ifindex, IfaceConfig { flags, slot }, 0)
             .map_err(|source| EbpfError::Map {
                 map: names::IFACES_MAP,
                 source,
-            })?;
-        if let Some(attached) = self.attached.get_mut(&ifindex) {
-            attached.account_flows = account_flows;
-        }
-        Ok(())
+            })
     }
 
     /// Detaches from an interface. When the interface is already gone the
@@ -215,6 +236,7 @@ impl NetmonEbpf {
     pub fn detach_interface(&mut self, ifindex: u32) -> Option<String> {
         let attached = self.attached.remove(&ifindex)?;
         let _ = self.ifaces.remove(&ifindex);
+        self.release_slot(attached.slot);
         for (program, link) in [
             (names::TC_INGRESS_PROG, attached.ingress),
             (names::TC_EGRESS_PROG, attached.egress),

@@ -3,11 +3,11 @@
 use std::collections::HashMap;
 
 use aya::{
-    maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray, PerCpuHashMap, RingBuf},
+    maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf},
     programs::{SchedClassifier, TracePoint},
     Ebpf, EbpfLoader,
 };
-use netmon_common::{names, Control, IfaceConfig, IfaceCounters, IfaceKey};
+use netmon_common::{names, Control, IfaceConfig, IfaceCounters};
 use tracing::info;
 
 use crate::{attach::AttachedInterface, error::EbpfError, features::KernelFeatures};
@@ -26,7 +26,9 @@ pub struct NetmonEbpf {
     pub(crate) flow_maps: [MapData; 2],
     pub(crate) control: Array<MapData, Control>,
     pub(crate) ifaces: BpfHashMap<MapData, u32, IfaceConfig>,
-    pub(crate) iface_stats: PerCpuHashMap<MapData, IfaceKey, IfaceCounters>,
+    pub(crate) iface_stats: PerCpuArray<MapData, IfaceCounters>,
+    /// Per-interface counter slots not in use (see `netmon_iface_config`).
+    pub(crate) free_slots: Vec<u32>,
     pub(crate) stats: PerCpuArray<MapData, u64>,
     pub(crate) events: Option<RingBuf<MapData>>,
     pub(crate) generation: u32,
@@ -88,7 +90,7 @@ impl NetmonEbpf {
             .map_err(map_err(names::CONTROL_MAP))?;
         let ifaces = BpfHashMap::try_from(take_map(&mut ebpf, names::IFACES_MAP)?)
             .map_err(map_err(names::IFACES_MAP))?;
-        let iface_stats = PerCpuHashMap::try_from(take_map(&mut ebpf, names::IFACE_STATS_MAP)?)
+        let iface_stats = PerCpuArray::try_from(take_map(&mut ebpf, names::IFACE_STATS_MAP)?)
             .map_err(map_err(names::IFACE_STATS_MAP))?;
         let stats = PerCpuArray::try_from(take_map(&mut ebpf, names::STATS_MAP)?)
             .map_err(map_err(names::STATS_MAP))?;
@@ -106,6 +108,8 @@ impl NetmonEbpf {
             control,
             ifaces,
             iface_stats,
+            // Popped from the end: slot 0 is handed out first.
+            free_slots: (0..netmon_common::IFACE_SLOTS).rev().collect(),
             stats,
             events: Some(events),
             generation: 0,

@@ -1,7 +1,8 @@
 //! Reading the kernel's cumulative counters: the per-CPU stats array and the
 //! per-interface counters.
 
-use netmon_common::{names, IfaceKey, Stat, HOOK_EGRESS, HOOK_INGRESS};
+use aya::maps::PerCpuValues;
+use netmon_common::{names, IfaceCounters, Stat, HOOK_EGRESS, HOOK_INGRESS};
 
 use crate::{error::EbpfError, loader::NetmonEbpf};
 
@@ -52,35 +53,44 @@ impl NetmonEbpf {
         })
     }
 
-    /// Per-interface totals of every packet the TC programs saw.
+    /// Totals of every packet the TC programs saw, per attached interface.
     pub fn interface_counters(&self) -> Result<Vec<InterfaceCounters>, EbpfError> {
         let mut out = Vec::new();
-        for entry in self.iface_stats.iter() {
-            let (key, values) = entry.map_err(|source| EbpfError::Map {
-                map: names::IFACE_STATS_MAP,
-                source,
-            })?;
-            let (bytes, packets) = values
-                .iter()
-                .fold((0, 0), |(b, p), v| (b + v.bytes, p + v.packets));
-            out.push(InterfaceCounters {
-                ifindex: key.ifindex,
-                ingress: key.hook == HOOK_INGRESS as u32,
-                bytes,
-                packets,
-            });
+        for attached in self.attached.values() {
+            for hook in [HOOK_INGRESS, HOOK_EGRESS] {
+                let index = attached.slot * 2 + hook as u32;
+                let values = self
+                    .iface_stats
+                    .get(&index, 0)
+                    .map_err(|source| EbpfError::Map {
+                        map: names::IFACE_STATS_MAP,
+                        source,
+                    })?;
+                let (bytes, packets) = values
+                    .iter()
+                    .fold((0, 0), |(b, p), v| (b + v.bytes, p + v.packets));
+                out.push(InterfaceCounters {
+                    ifindex: attached.ifindex,
+                    ingress: hook == HOOK_INGRESS,
+                    bytes,
+                    packets,
+                });
+            }
         }
         Ok(out)
     }
 
-    /// Forgets the counters of an interface that is gone, so a recycled
-    /// ifindex starts from zero.
-    pub fn forget_interface_counters(&mut self, ifindex: u32) {
-        for hook in [HOOK_INGRESS, HOOK_EGRESS] {
-            let _ = self.iface_stats.remove(&IfaceKey {
-                ifindex,
-                hook: hook as u32,
-            });
+    /// Zeroes a detached interface's counters and frees its slot, so the
+    /// next interface given the slot starts from zero.
+    pub(crate) fn release_slot(&mut self, slot: u32) {
+        if let Ok(cpus) = aya::util::nr_cpus() {
+            for hook in [HOOK_INGRESS, HOOK_EGRESS] {
+                let zeros = vec![IfaceCounters::default(); cpus];
+                if let Ok(values) = PerCpuValues::try_from(zeros) {
+                    let _ = self.iface_stats.set(slot * 2 + hook as u32, values, 0);
+                }
+            }
         }
+        self.free_slots.push(slot);
     }
 }

@@ -69,7 +69,6 @@ pub fn sync_once(state: &AgentState, selection: &InterfaceSelection, preference:
         .collect();
     for ifindex in gone {
         if let Some(name) = ebpf.detach_interface(ifindex) {
-            ebpf.forget_interface_counters(ifindex);
             state.metrics.remove_interface(&name);
             info!(interface = %name, ifindex, "interface gone, detached");
         }

@@ -83,7 +83,9 @@ pub fn flow_delta(key: &abi::FlowKey, counters: &abi::FlowCounters, clock: &Cloc
         bytes: counters.bytes,
         packets: counters.packets,
         first_seen: clock.to_wall(counters.first_seen_ns),
-        last_seen: clock.to_wall(counters.last_seen_ns),
+        // The kernel stamps later packets with the coarse clock, which can
+        // lag the precise first_seen by less than a tick.
+        last_seen: clock.to_wall(counters.last_seen_ns.max(counters.first_seen_ns)),
         tcp_flags: counters.tcp_flags,
         ifindex: counters.ifindex,
         icmp,
@@ -168,6 +170,21 @@ mod tests {
         );
         assert_eq!(d.key.protocol, Protocol::Tcp);
         assert_eq!((d.bytes, d.packets, d.icmp), (1514, 1, None));
+    }
+
+    #[test]
+    fn a_coarse_last_seen_behind_the_precise_first_seen_is_clamped_to_it() {
+        let counters = abi::FlowCounters {
+            first_seen_ns: 5_000,
+            last_seen_ns: 4_000,
+            ..Default::default()
+        };
+        let d = flow_delta(
+            &abi::FlowKey::default(),
+            &counters,
+            &ClockMap::new(10_000, 10_000),
+        );
+        assert_eq!((d.first_seen, d.last_seen), (5_000, 5_000));
     }
 
     #[test]
