@@ -15,6 +15,12 @@
 #define IPPROTO_TCP_LC 6
 #define AF_INET_ 2
 
+/* Events are submitted without waking the agent, which reads the ring every
+ * 10 ms anyway; a wakeup per event (irq_work plus an epoll round trip) was
+ * the largest cost of a connection storm. Once this much is waiting, the
+ * agent is woken at once so a burst cannot fill the ring between reads. */
+#define WAKEUP_THRESHOLD_BYTES (NETMON_EVENTS_RINGBUF_BYTES / 4)
+
 static __always_inline void emit_tcp_event(struct inet_sock_set_state_args *ctx, __u8 kind,
 					   __u64 now, __u64 duration_ns, __u64 latency_ns)
 {
@@ -43,7 +49,10 @@ static __always_inline void emit_tcp_event(struct inet_sock_set_state_args *ctx,
 	ev->old_state = (__u8)ctx->oldstate;
 	ev->new_state = (__u8)ctx->newstate;
 	ev->sk_err = BPF_CORE_READ(sk, sk_err);
-	bpf_ringbuf_submit(ev, 0);
+	__u64 flags = bpf_ringbuf_query(&netmon_events, BPF_RB_AVAIL_DATA) >= WAKEUP_THRESHOLD_BYTES
+			      ? BPF_RB_FORCE_WAKEUP
+			      : BPF_RB_NO_WAKEUP;
+	bpf_ringbuf_submit(ev, flags);
 	netmon_stat_add(NETMON_STAT_EVENTS_SENT, 1);
 }
 
@@ -55,6 +64,11 @@ int netmon_tcp_state(struct inet_sock_set_state_args *ctx)
 
 	int oldstate = ctx->oldstate;
 	int newstate = ctx->newstate;
+	/* Half of a connection's state changes (FIN_WAIT*, CLOSE_WAIT,
+	 * LAST_ACK, CLOSING, TIME_WAIT) say nothing netmon reports. */
+	if (newstate != NETMON_TCP_SYN_SENT && newstate != NETMON_TCP_SYN_RECV &&
+	    newstate != NETMON_TCP_ESTABLISHED && newstate != NETMON_TCP_CLOSE)
+		return 0;
 	__u64 sock_id = (__u64)ctx->skaddr;
 	__u64 now = bpf_ktime_get_ns();
 

@@ -44,4 +44,34 @@ fn a_pod_interface_added_after_start_is_counted_exactly() {
     // it was quiet until the test's traffic, and the agent must have
     // counted it from that first packet on.
     node.assert_interface_metrics_match_links_since(&links_when_ready);
+
+    // The pod goes away: its node-side veth vanishes with the link. The
+    // agent drops it once, quietly, and keeps running.
+    let gone = node.topology.pod("c").node_interface.clone();
+    node.topology.node().ip(&["link", "del", &gone]);
+    std::thread::sleep(ATTACH_WITHIN);
+    let metrics = node.agent.metrics();
+    assert_eq!(
+        metrics.value(
+            "netmon_interface_bytes_total",
+            &[("interface", &gone), ("hook", "ingress")]
+        ),
+        None,
+        "the vanished interface's series is removed"
+    );
+    let log = node.agent.log();
+    assert_eq!(
+        log.matches("interface gone, detached").count(),
+        1,
+        "one log line for the vanished interface:\n{log}"
+    );
+    assert!(
+        !log.contains(" WARN ") && !log.contains(" ERROR "),
+        "no warnings or errors after the interface vanished:\n{log}"
+    );
+    assert_eq!(
+        node.agent.flows(&FlowQuery::new().ip(client)).len(),
+        1,
+        "its flow stays visible"
+    );
 }

@@ -23,6 +23,21 @@ impl EventReader {
         Ok(EventReader { fd, malformed: 0 })
     }
 
+    /// Appends up to `max` events that are already in the ring, without
+    /// waiting. The kernel side wakes the reader only when the ring fills
+    /// up, so the agent calls this on a timer.
+    pub fn read_available(&mut self, out: &mut Vec<TcpEvent>, max: usize) {
+        let ring = self.fd.get_mut();
+        let before = out.len();
+        while out.len() - before < max {
+            let Some(item) = ring.next() else { break };
+            match TcpEvent::from_bytes(&item) {
+                Some(event) => out.push(event),
+                None => self.malformed += 1,
+            }
+        }
+    }
+
     /// Waits for events and appends up to `max` of them to `out`.
     pub async fn read(&mut self, out: &mut Vec<TcpEvent>, max: usize) -> io::Result<()> {
         loop {
