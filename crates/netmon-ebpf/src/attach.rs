@@ -55,13 +55,7 @@ fn classifier<'a>(
     ebpf: &'a mut aya::Ebpf,
     name: &'static str,
 ) -> Result<&'a mut SchedClassifier, EbpfError> {
-    ebpf.program_mut(name)
-        .ok_or(EbpfError::MissingProgram(name))?
-        .try_into()
-        .map_err(|source| EbpfError::Program {
-            program: name,
-            source,
-        })
+    crate::loader::program(ebpf, name)
 }
 
 fn attach_one(

@@ -27,30 +27,15 @@ impl EventReader {
     /// waiting. The kernel side wakes the reader only when the ring fills
     /// up, so the agent calls this on a timer.
     pub fn read_available(&mut self, out: &mut Vec<TcpEvent>, max: usize) {
-        let ring = self.fd.get_mut();
-        let before = out.len();
-        while out.len() - before < max {
-            let Some(item) = ring.next() else { break };
-            match TcpEvent::from_bytes(&item) {
-                Some(event) => out.push(event),
-                None => self.malformed += 1,
-            }
-        }
+        self.malformed += take_events(self.fd.get_mut(), out, max);
     }
 
     /// Waits for events and appends up to `max` of them to `out`.
     pub async fn read(&mut self, out: &mut Vec<TcpEvent>, max: usize) -> io::Result<()> {
         loop {
             let mut guard = self.fd.readable_mut().await?;
-            let ring = guard.get_inner_mut();
             let before = out.len();
-            while out.len() - before < max {
-                let Some(item) = ring.next() else { break };
-                match TcpEvent::from_bytes(&item) {
-                    Some(event) => out.push(event),
-                    None => self.malformed += 1,
-                }
-            }
+            self.malformed += take_events(guard.get_inner_mut(), out, max);
             if out.len() - before < max {
                 // The ring is empty: re-arm epoll before the next wait.
                 guard.clear_ready();
@@ -60,4 +45,19 @@ impl EventReader {
             }
         }
     }
+}
+
+/// Moves up to `max` events from the ring into `out`; returns how many
+/// records were too short to be an event.
+fn take_events(ring: &mut RingBuf<MapData>, out: &mut Vec<TcpEvent>, max: usize) -> u64 {
+    let before = out.len();
+    let mut malformed = 0;
+    while out.len() - before < max {
+        let Some(item) = ring.next() else { break };
+        match TcpEvent::from_bytes(&item) {
+            Some(event) => out.push(event),
+            None => malformed += 1,
+        }
+    }
+    malformed
 }

@@ -39,6 +39,21 @@ pub struct NetmonEbpf {
     pub(crate) tcp_lifecycle_attached: bool,
 }
 
+fn program_error(program: &'static str) -> impl Fn(aya::programs::ProgramError) -> EbpfError {
+    move |source| EbpfError::Program { program, source }
+}
+
+/// A program of the object, as its concrete type.
+pub(crate) fn program<'a, P>(ebpf: &'a mut Ebpf, name: &'static str) -> Result<&'a mut P, EbpfError>
+where
+    &'a mut P: TryFrom<&'a mut aya::programs::Program, Error = aya::programs::ProgramError>,
+{
+    ebpf.program_mut(name)
+        .ok_or(EbpfError::MissingProgram(name))?
+        .try_into()
+        .map_err(program_error(name))
+}
+
 fn take_map(ebpf: &mut Ebpf, name: &'static str) -> Result<aya::maps::Map, EbpfError> {
     ebpf.take_map(name).ok_or(EbpfError::MissingMap(name))
 }
@@ -61,18 +76,8 @@ impl NetmonEbpf {
         let mut ebpf = loader.load(crate::NETMON_BPF_OBJECT)?;
 
         for name in [names::TC_INGRESS_PROG, names::TC_EGRESS_PROG] {
-            let prog: &mut SchedClassifier = ebpf
-                .program_mut(name)
-                .ok_or(EbpfError::MissingProgram(name))?
-                .try_into()
-                .map_err(|source| EbpfError::Program {
-                    program: name,
-                    source,
-                })?;
-            prog.load().map_err(|source| EbpfError::Program {
-                program: name,
-                source,
-            })?;
+            let prog: &mut SchedClassifier = program(&mut ebpf, name)?;
+            prog.load().map_err(program_error(name))?;
         }
 
         let flow_maps = [
@@ -125,24 +130,10 @@ impl NetmonEbpf {
     /// "lifecycle off" and keeps counting flows.
     pub fn attach_tcp_lifecycle(&mut self) -> Result<(), EbpfError> {
         let name = names::TCP_STATE_PROG;
-        let prog: &mut TracePoint = self
-            .ebpf
-            .program_mut(name)
-            .ok_or(EbpfError::MissingProgram(name))?
-            .try_into()
-            .map_err(|source| EbpfError::Program {
-                program: name,
-                source,
-            })?;
-        prog.load().map_err(|source| EbpfError::Program {
-            program: name,
-            source,
-        })?;
+        let prog: &mut TracePoint = program(&mut self.ebpf, name)?;
+        prog.load().map_err(program_error(name))?;
         prog.attach("sock", "inet_sock_set_state")
-            .map_err(|source| EbpfError::Program {
-                program: name,
-                source,
-            })?;
+            .map_err(program_error(name))?;
         self.tcp_lifecycle_attached = true;
         Ok(())
     }

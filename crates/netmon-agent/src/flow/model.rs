@@ -83,21 +83,9 @@ impl DirectionalKey {
     }
 }
 
-/// TCP flag bits as stored in the kernel's `tcp_flags` (bpf/netmon_abi.h).
-pub mod tcp_flags {
-    pub const FIN: u32 = 0x01;
-    pub const SYN: u32 = 0x02;
-    pub const RST: u32 = 0x04;
-    pub const PSH: u32 = 0x08;
-    pub const ACK: u32 = 0x10;
-    pub const URG: u32 = 0x20;
-    pub const ECE: u32 = 0x40;
-    pub const CWR: u32 = 0x80;
-    /// A SYN without ACK was seen in this direction (the initiator's side).
-    pub const SYN_ONLY: u32 = 0x100;
-    /// A SYN with ACK was seen in this direction (the responder's side).
-    pub const SYN_ACK: u32 = 0x200;
-}
+/// TCP flag bits as stored in the kernel's `tcp_flags` (bpf/netmon_abi.h):
+/// the ABI's one definition.
+pub use netmon_common::tcp_flags;
 
 /// Counters for one direction of one flow, accumulated by the kernel since
 /// the previous drain.

@@ -12,7 +12,7 @@ use tracing::{debug, warn};
 
 use crate::{
     api::Readiness,
-    export::prometheus::{Hook, KernelCounters, Stage},
+    export::prometheus::{Hook, Stage},
     flow::{Direction, FlowDelta, Protocol},
     source::kernel::{self, ClockMap},
 };
@@ -94,16 +94,7 @@ fn drain_once(state: &AgentState, interval: Duration) -> Result<(), netmon_ebpf:
         active.into_iter().map(|((p, d), n)| (p, d, n)).collect();
     metrics.set_active_flows(&active);
     metrics.set_flow_table_flows(stats.flows as u64);
-    metrics.set_kernel_counters(&KernelCounters {
-        flow_map_full_packets: kernel_stats.flow_map_full_packets,
-        flow_map_full_bytes: kernel_stats.flow_map_full_bytes,
-        parse_truncated_packets: kernel_stats.parse_truncated_packets,
-        non_ip_packets: kernel_stats.non_ip_packets,
-        events_sent: kernel_stats.events_sent,
-        events_dropped: kernel_stats.events_dropped,
-        conn_map_full: kernel_stats.conn_map_full,
-        forwarded_skipped: kernel_stats.forwarded_skipped,
-    });
+    metrics.set_kernel_counters(&kernel_stats);
     let per_interface: Vec<(String, Hook, u64, u64)> = iface_counters
         .iter()
         .filter_map(|c| {

@@ -10,7 +10,6 @@ use tracing::{info, warn};
 
 use crate::{
     config::Config,
-    export::prometheus::AttachMode as MetricsAttachMode,
     source::links::{self, InterfaceSelection},
 };
 
@@ -117,8 +116,8 @@ pub fn sync_once(state: &AgentState, selection: &InterfaceSelection, preference:
     }
     state
         .metrics
-        .set_attached_interfaces(MetricsAttachMode::Tcx, tcx);
+        .set_attached_interfaces(netmon_ebpf::AttachMode::Tcx, tcx);
     state
         .metrics
-        .set_attached_interfaces(MetricsAttachMode::Tc, tc);
+        .set_attached_interfaces(netmon_ebpf::AttachMode::Tc, tc);
 }

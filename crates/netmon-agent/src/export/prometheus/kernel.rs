@@ -9,41 +9,24 @@ use prometheus::{IntCounter, IntCounterVec, Registry};
 
 use super::register::{int_counter, int_counter_vec, lock};
 
-/// One reading of the kernel's global counters (cumulative).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct KernelCounters {
-    /// Packets not counted per flow because the flow map was full.
-    pub flow_map_full_packets: u64,
-    pub flow_map_full_bytes: u64,
-    /// Packets too short to parse their headers.
-    pub parse_truncated_packets: u64,
-    pub non_ip_packets: u64,
-    /// TCP lifecycle events written to the ring buffer.
-    pub events_sent: u64,
-    /// TCP lifecycle events lost because the ring buffer was full.
-    pub events_dropped: u64,
-    /// Connections not tracked because the connection map was full.
-    pub conn_map_full: u64,
-    /// Packets skipped because forwarded traffic is not monitored.
-    pub forwarded_skipped: u64,
+/// One reading of the kernel's global counters (cumulative), as the
+/// loader reads them.
+pub use netmon_ebpf::KernelStats as KernelCounters;
+
+fn values(reading: &KernelCounters) -> [u64; 8] {
+    [
+        reading.flow_map_full_packets,
+        reading.flow_map_full_bytes,
+        reading.parse_truncated_packets,
+        reading.non_ip_packets,
+        reading.events_sent,
+        reading.events_dropped,
+        reading.conn_map_full,
+        reading.forwarded_skipped,
+    ]
 }
 
-impl KernelCounters {
-    fn values(&self) -> [u64; 8] {
-        [
-            self.flow_map_full_packets,
-            self.flow_map_full_bytes,
-            self.parse_truncated_packets,
-            self.non_ip_packets,
-            self.events_sent,
-            self.events_dropped,
-            self.conn_map_full,
-            self.forwarded_skipped,
-        ]
-    }
-}
-
-/// Metric name and help for each field, in `KernelCounters::values` order.
+/// Metric name and help for each field, in `values` order.
 const KERNEL_COUNTERS: [(&str, &str); 8] = [
     (
         "netmon_kernel_flow_map_full_packets_total",
@@ -95,21 +78,8 @@ impl Hook {
     }
 }
 
-/// How programs are attached to interfaces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AttachMode {
-    Tcx,
-    Tc,
-}
-
-impl AttachMode {
-    pub fn name(self) -> &'static str {
-        match self {
-            AttachMode::Tcx => "tcx",
-            AttachMode::Tc => "tc",
-        }
-    }
-}
+/// How programs are attached to interfaces (label `mode`).
+pub use netmon_ebpf::AttachMode;
 
 /// The increments between two readings of a group of cumulative counters
 /// that reset together. The first reading counts in full: the programs were
@@ -147,7 +117,7 @@ impl KernelMetrics {
     }
 
     pub(crate) fn set(&self, reading: &KernelCounters) {
-        let current = reading.values();
+        let current = values(reading);
         let mut last = lock(&self.last);
         let added = increments(last.as_ref(), &current);
         for (counter, n) in self.counters.iter().zip(added) {
