@@ -21,11 +21,11 @@ use support::{eventually, missing_prerequisites, FlowCounts, TestNode, TOPOLOGY_
 const REQUEST_BYTES: usize = 1_000_000;
 const RESPONSE_BYTES: usize = 300_000;
 
-fn a_tcp_connection_between_pods_is_one_closed_flow_with_exact_counts(version: IpVersion) {
-    if missing_prerequisites(TOPOLOGY_TOOLS) {
-        return;
-    }
-    let node = TestNode::start(AgentConfig::default());
+fn a_tcp_connection_between_pods_is_one_closed_flow_with_exact_counts(
+    version: IpVersion,
+    config: AgentConfig,
+) -> TestNode {
+    let node = TestNode::start(config);
     let (a, b) = (node.topology.pod("a"), node.topology.pod("b"));
     let links_when_ready = node.node_link_counters();
     let server = SocketAddr::new(b.ip(version), 5001);
@@ -69,16 +69,52 @@ fn a_tcp_connection_between_pods_is_one_closed_flow_with_exact_counts(version: I
     );
 
     node.assert_interface_metrics_match_links_since(&links_when_ready);
+    node
 }
 
 #[test]
 fn a_tcp_connection_over_ipv4_is_one_closed_flow_with_exact_counts() {
-    a_tcp_connection_between_pods_is_one_closed_flow_with_exact_counts(IpVersion::V4);
+    if missing_prerequisites(TOPOLOGY_TOOLS) {
+        return;
+    }
+    a_tcp_connection_between_pods_is_one_closed_flow_with_exact_counts(
+        IpVersion::V4,
+        AgentConfig::default(),
+    );
+}
+
+#[test]
+fn with_legacy_clsact_attachment_the_counts_are_just_as_exact() {
+    if missing_prerequisites(TOPOLOGY_TOOLS) {
+        return;
+    }
+    let config = AgentConfig {
+        attach_mode: Some("tc"),
+        ..AgentConfig::default()
+    };
+    let node =
+        a_tcp_connection_between_pods_is_one_closed_flow_with_exact_counts(IpVersion::V4, config);
+    let metrics = node.agent.metrics();
+    assert_eq!(
+        metrics.value("netmon_attached_interfaces", &[("mode", "tc")]),
+        Some(2.0),
+        "both node interfaces are attached through clsact"
+    );
+    assert_eq!(
+        metrics.value("netmon_attached_interfaces", &[("mode", "tcx")]),
+        Some(0.0)
+    );
 }
 
 #[test]
 fn a_tcp_connection_over_ipv6_is_one_closed_flow_with_exact_counts() {
-    a_tcp_connection_between_pods_is_one_closed_flow_with_exact_counts(IpVersion::V6);
+    if missing_prerequisites(TOPOLOGY_TOOLS) {
+        return;
+    }
+    a_tcp_connection_between_pods_is_one_closed_flow_with_exact_counts(
+        IpVersion::V6,
+        AgentConfig::default(),
+    );
 }
 
 #[test]

@@ -36,6 +36,8 @@ pub struct AgentConfig {
     pub closed_retention: Duration,
     /// `--interface` flags; empty means every non-loopback interface.
     pub interfaces: Vec<String>,
+    /// `capture.attach_mode` (`auto` when `None`).
+    pub attach_mode: Option<&'static str>,
 }
 
 impl Default for AgentConfig {
@@ -45,6 +47,7 @@ impl Default for AgentConfig {
             flow_timeout: Duration::from_secs(10),
             closed_retention: Duration::from_secs(120),
             interfaces: Vec::new(),
+            attach_mode: None,
         }
     }
 }
@@ -56,12 +59,16 @@ impl AgentConfig {
     }
 
     fn yaml(&self) -> String {
-        format!(
+        let mut yaml = format!(
             "flow:\n  flush_interval: {}\n  flow_timeout: {}\n  closed_retention: {}\n",
             humane(self.flush_interval),
             humane(self.flow_timeout),
             humane(self.closed_retention)
-        )
+        );
+        if let Some(mode) = self.attach_mode {
+            yaml.push_str(&format!("capture:\n  attach_mode: {mode}\n"));
+        }
+        yaml
     }
 }
 
