@@ -29,6 +29,14 @@ if ((${#missing[@]})); then
         apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# Debian's prometheus package starts a Prometheus server on :9090, netmon's
+# default metrics port. netmon only needs its promtool: when this script is
+# what installed the package, stop and disable that service again.
+if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null \
+    && systemctl is-active --quiet prometheus 2>/dev/null; then
+    systemctl disable --now prometheus >/dev/null 2>&1 || true
+fi
+
 if ! command -v cargo >/dev/null; then
     echo "setup.sh: cargo not found: install Rust 1.95 with rustup (https://rustup.rs) and re-run" >&2
     exit 1
