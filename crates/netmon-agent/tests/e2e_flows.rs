@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use support::agent::{AgentConfig, FlowQuery};
 use support::netns::{IpVersion, Offloads};
-use support::nft::{count_flow, drop_incoming_tcp, FlowMatch};
+use support::nft::{count_flow, count_timing_out_connect, FlowMatch};
 use support::traffic::{
     connect_refused, connect_timing_out, ping, tcp_exchange, udp_echo, TcpServer,
 };
@@ -284,18 +284,7 @@ fn a_connect_whose_syns_are_dropped_is_a_timeout_flow_without_replies() {
     let (a, b) = (node.topology.pod("a"), node.topology.pod("b"));
     let silent_port = SocketAddr::new(b.ip(IpVersion::V4), 7002);
     let client = a.ip(IpVersion::V4);
-    let truth = count_flow(
-        &a.ns,
-        &b.ns,
-        "timeout",
-        FlowMatch::Tcp {
-            client,
-            server: silent_port,
-        },
-    );
-    drop_incoming_tcp(&b.ns, "dropped", silent_port.port());
-    // Per namespace: give up after one retransmission, within seconds.
-    a.ns.set_sysctl("net.ipv4.tcp_syn_retries", "1");
+    let truth = count_timing_out_connect(&a.ns, &b.ns, client, silent_port);
 
     connect_timing_out(a.ns_name(), silent_port);
 

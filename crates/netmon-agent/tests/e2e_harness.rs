@@ -13,7 +13,7 @@ use support::bpf::BpfObjects;
 use support::netns::{
     existing_namespaces, parse_snmp, IpVersion, LinkCounters, Offloads, Topology,
 };
-use support::nft::{count_flow, drop_incoming_tcp, read_counter, Counter, FlowMatch};
+use support::nft::{count_flow, count_timing_out_connect, read_counter, Counter, FlowMatch};
 use support::traffic::{
     connect_refused, connect_timing_out, ping, tcp_exchange, udp_echo, TcpServer,
     PING_PAYLOAD_BYTES,
@@ -282,17 +282,7 @@ fn a_connect_to_a_port_that_drops_syns_times_out_after_the_syn_retries() {
     let (a, b) = (topology.pod("a"), topology.pod("b"));
     let silent = server_address(&topology, "b", IpVersion::V4, 7002);
     let client = a.ip(IpVersion::V4);
-    let truth = count_flow(
-        &a.ns,
-        &b.ns,
-        "timeout",
-        FlowMatch::Tcp {
-            client,
-            server: silent,
-        },
-    );
-    drop_incoming_tcp(&b.ns, "dropped", silent.port());
-    a.ns.set_sysctl("net.ipv4.tcp_syn_retries", "1");
+    let truth = count_timing_out_connect(&a.ns, &b.ns, client, silent);
 
     let took = connect_timing_out(a.ns_name(), silent);
 

@@ -125,6 +125,18 @@ pub enum TcpEventKind {
     Closed,
 }
 
+impl TcpEventKind {
+    pub const ALL: [TcpEventKind; 7] = [
+        TcpEventKind::OpenedActive,
+        TcpEventKind::EstablishedActive,
+        TcpEventKind::Accepted,
+        TcpEventKind::Refused,
+        TcpEventKind::TimedOut,
+        TcpEventKind::Reset,
+        TcpEventKind::Closed,
+    ];
+}
+
 /// One TCP lifecycle event. `local`/`remote` are the socket's own view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TcpEvent {

@@ -47,6 +47,33 @@ pub struct FlowRecord {
 }
 
 impl FlowRecord {
+    /// A new active record with no packets counted yet; the table gives it
+    /// its id when it is inserted.
+    pub fn new(
+        key: ConnectionKey,
+        first_seen: UnixNanos,
+        last_seen: UnixNanos,
+        ifindex: u32,
+        now: UnixNanos,
+    ) -> Self {
+        FlowRecord {
+            id: 0,
+            key,
+            tx: Counters::default(),
+            rx: Counters::default(),
+            tx_tcp_flags: 0,
+            rx_tcp_flags: 0,
+            first_seen,
+            last_seen,
+            status: FlowStatus::Active,
+            connect_latency_ns: None,
+            ended_at: None,
+            ifindex,
+            icmp: None,
+            updated_at: now,
+        }
+    }
+
     pub fn tcp_flags(&self) -> u32 {
         self.tx_tcp_flags | self.rx_tcp_flags
     }

@@ -300,22 +300,13 @@ impl FlowTable {
             _ => event.local,
         };
         let mut entry = Entry {
-            record: FlowRecord {
-                id: 0,
-                key: pair.oriented(initiator),
-                tx: Counters::default(),
-                rx: Counters::default(),
-                tx_tcp_flags: 0,
-                rx_tcp_flags: 0,
-                first_seen: event.timestamp,
-                last_seen: event.timestamp,
-                status: FlowStatus::Active,
-                connect_latency_ns: None,
-                ended_at: None,
-                ifindex: 0,
-                icmp: None,
-                updated_at: now,
-            },
+            record: FlowRecord::new(
+                pair.oriented(initiator),
+                event.timestamp,
+                event.timestamp,
+                0,
+                now,
+            ),
             established: false,
             idle_ended: false,
         };
@@ -447,22 +438,9 @@ impl FlowTable {
             .min_by_key(|d| d.first_seen)
             .map_or(0, |d| d.ifindex);
         let mut entry = Entry {
-            record: FlowRecord {
-                id: 0,
-                key: pair.oriented(initiator),
-                tx: Counters::default(),
-                rx: Counters::default(),
-                tx_tcp_flags: 0,
-                rx_tcp_flags: 0,
-                first_seen: UnixNanos::MAX,
-                last_seen: 0,
-                status: FlowStatus::Active,
-                connect_latency_ns: None,
-                ended_at: None,
-                ifindex,
-                icmp: None,
-                updated_at: now,
-            },
+            // first/last seen start at the extremes so that absorbing the
+            // batch sets them from its packets.
+            record: FlowRecord::new(pair.oriented(initiator), UnixNanos::MAX, 0, ifindex, now),
             established: false,
             idle_ended: false,
         };

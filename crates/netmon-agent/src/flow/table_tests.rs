@@ -790,15 +790,7 @@ fn delta_spec() -> impl Strategy<Value = DeltaSpec> {
 }
 
 fn event_kind() -> impl Strategy<Value = TcpEventKind> {
-    prop::sample::select(vec![
-        TcpEventKind::OpenedActive,
-        TcpEventKind::EstablishedActive,
-        TcpEventKind::Accepted,
-        TcpEventKind::Refused,
-        TcpEventKind::TimedOut,
-        TcpEventKind::Reset,
-        TcpEventKind::Closed,
-    ])
+    prop::sample::select(TcpEventKind::ALL.to_vec())
 }
 
 fn op() -> impl Strategy<Value = Op> {

@@ -17,7 +17,7 @@ use crate::{
     source::kernel::{self, ClockMap},
 };
 
-use super::AgentState;
+use super::{state::direction, AgentState};
 
 pub async fn run(
     state: Arc<AgentState>,
@@ -78,11 +78,13 @@ fn drain_once(state: &AgentState, interval: Duration) -> Result<(), netmon_ebpf:
         table.expire(now);
         let changes = table.take_changes();
         let mut active: HashMap<(Protocol, Direction), u64> = HashMap::new();
+        let local = state.local_addresses();
         for record in table.records().filter(|r| !r.status.is_terminal()) {
             *active
-                .entry((record.key.protocol, state.direction_of(record)))
+                .entry((record.key.protocol, direction(record, &local)))
                 .or_default() += 1;
         }
+        drop(local);
         (changes, active, table.stats())
     };
     state.publish(&changes);

@@ -4,7 +4,7 @@
 use std::{
     collections::{HashMap, HashSet},
     net::IpAddr,
-    sync::{Arc, Mutex, RwLock},
+    sync::{Arc, Mutex, RwLock, RwLockReadGuard},
 };
 
 use netmon_ebpf::NetmonEbpf;
@@ -69,17 +69,10 @@ impl AgentState {
             .cloned()
     }
 
-    /// Direction relative to this node, from its own addresses.
-    pub fn direction_of(&self, record: &FlowRecord) -> Direction {
-        let local = self.local_addresses.read().expect("addresses lock");
-        direction(record, &local)
-    }
-
-    pub fn view(&self, record: &FlowRecord) -> FlowView {
-        let interface = (record.ifindex != 0)
-            .then(|| self.interface_name(record.ifindex))
-            .flatten();
-        FlowView::from_record(record, self.direction_of(record), interface)
+    /// The node's own addresses, which decide a flow's direction; hold the
+    /// guard for a whole batch of records rather than locking per record.
+    pub fn local_addresses(&self) -> RwLockReadGuard<'_, HashSet<IpAddr>> {
+        self.local_addresses.read().expect("addresses lock")
     }
 
     /// Publishes table changes to metrics and followers.
@@ -96,6 +89,8 @@ impl AgentState {
         if self.events.receiver_count() == 0 {
             return;
         }
+        let local = self.local_addresses();
+        let names = self.interface_names.read().expect("names lock");
         for change in changes {
             let event = match change.kind {
                 FlowChangeKind::Opened => FlowEventKind::Opened,
@@ -105,7 +100,7 @@ impl AgentState {
             };
             let _ = self.events.send(Arc::new(FlowEvent {
                 event,
-                flow: self.view(&change.record),
+                flow: view(&change.record, &local, &names),
             }));
         }
     }
@@ -114,6 +109,12 @@ impl AgentState {
     pub fn shutdown(&self) {
         self.ebpf.lock().expect("ebpf lock").take();
     }
+}
+
+/// The API's view of a record; callers hold both locks for a whole batch.
+fn view(record: &FlowRecord, local: &HashSet<IpAddr>, names: &HashMap<u32, String>) -> FlowView {
+    let interface = names.get(&record.ifindex).cloned();
+    FlowView::from_record(record, direction(record, local), interface)
 }
 
 pub fn direction(record: &FlowRecord, local: &HashSet<IpAddr>) -> Direction {
@@ -129,7 +130,9 @@ pub fn direction(record: &FlowRecord, local: &HashSet<IpAddr>) -> Direction {
 impl FlowSource for AgentState {
     fn snapshot(&self) -> Vec<FlowView> {
         let table = self.table.lock().expect("table lock");
-        table.records().map(|r| self.view(r)).collect()
+        let local = self.local_addresses();
+        let names = self.interface_names.read().expect("names lock");
+        table.records().map(|r| view(r, &local, &names)).collect()
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Arc<FlowEvent>> {

@@ -166,6 +166,27 @@ pub fn drop_incoming_tcp(ns: &Netns, name: &str, port: u16) {
     add_input_counter(ns, name, &format!("tcp dport {port}"), "drop");
 }
 
+/// Sets up a connect from `client` in `initiator` to `server` in
+/// `responder` that times out: the flow is counted under "timeout", the
+/// responder drops every SYN, and the initiator gives up after one SYN
+/// retransmission (per-namespace sysctl) so the connect fails in seconds.
+pub fn count_timing_out_connect<'a>(
+    initiator: &'a Netns,
+    responder: &'a Netns,
+    client: std::net::IpAddr,
+    server: std::net::SocketAddr,
+) -> TruthCounter<'a> {
+    let truth = count_flow(
+        initiator,
+        responder,
+        "timeout",
+        FlowMatch::Tcp { client, server },
+    );
+    drop_incoming_tcp(responder, "dropped", server.port());
+    initiator.set_sysctl("net.ipv4.tcp_syn_retries", "1");
+    truth
+}
+
 /// Adds a named counter and an input-chain rule feeding it, creating the
 /// table on first use (`add` of an existing table or chain is a no-op). The
 /// table goes away with the namespace.

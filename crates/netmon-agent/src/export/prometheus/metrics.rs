@@ -69,15 +69,7 @@ pub fn tcp_event_name(kind: TcpEventKind) -> &'static str {
     }
 }
 
-const TCP_EVENT_KINDS: [TcpEventKind; 7] = [
-    TcpEventKind::OpenedActive,
-    TcpEventKind::EstablishedActive,
-    TcpEventKind::Accepted,
-    TcpEventKind::Refused,
-    TcpEventKind::TimedOut,
-    TcpEventKind::Reset,
-    TcpEventKind::Closed,
-];
+const TCP_EVENT_KINDS: [TcpEventKind; 7] = TcpEventKind::ALL;
 
 /// From 10µs (a small drain) to 5s (something is badly wrong).
 const PROCESSING_BUCKETS: [f64; 18] = [
