@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod config;
+pub mod enrich;
 pub mod export;
 pub mod flow;
 pub mod runtime;

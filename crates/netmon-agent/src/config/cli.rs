@@ -45,6 +45,17 @@ pub struct AgentArgs {
     #[arg(long, value_name = "ADDR:PORT")]
     pub api_addr: Option<SocketAddr>,
 
+    /// Kubeconfig for the Kubernetes API; overrides kubernetes.kubeconfig.
+    /// Without either, `KUBECONFIG`, ~/.kube/config and the in-cluster
+    /// service account are tried, in that order.
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// This node's name; overrides kubernetes.node_name (default: NODE_NAME,
+    /// then the host name).
+    #[arg(long, value_name = "NAME")]
+    pub node_name: Option<String>,
+
     /// Log verbosity; overrides log.level.
     #[arg(long, value_name = "LEVEL", conflicts_with = "debug")]
     pub log_level: Option<LogLevel>,
@@ -75,6 +86,12 @@ impl AgentArgs {
         }
         if let Some(addr) = self.api_addr {
             config.api.address = addr;
+        }
+        if let Some(path) = &self.kubeconfig {
+            config.kubernetes.kubeconfig = Some(path.clone());
+        }
+        if let Some(name) = &self.node_name {
+            config.kubernetes.node_name = name.clone();
         }
         if let Some(level) = self.log_level {
             config.log.level = level;

@@ -8,6 +8,7 @@
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -22,6 +23,8 @@ pub struct Config {
     pub flow: FlowConfig,
     /// Where flows are exported.
     pub export: ExportConfig,
+    /// Naming flows' ends after pods, workloads, services and nodes.
+    pub kubernetes: KubernetesConfig,
     /// The flow query API.
     pub api: ApiConfig,
     /// Runtime sizing.
@@ -146,6 +149,16 @@ pub struct PrometheusConfig {
     /// `bytes_sent_per_second`, `bytes_recv_per_second`) so existing
     /// kube-netc dashboards keep working.
     pub kube_netc_compat: bool,
+    /// What names the initiator in the traffic and flow counters, as Hubble's
+    /// `sourceContext`: `source_<context>` labels. `namespace`, `workload`
+    /// and `pod` apply only while Kubernetes enrichment is on.
+    pub source_context: Vec<ContextLabel>,
+    /// The same for the responder: `destination_<context>` labels.
+    pub destination_context: Vec<ContextLabel>,
+    /// A series with context or per-flow labels is removed this long after
+    /// the last flow counting into it ended, so deleted pods' series go away.
+    #[serde(with = "duration_text")]
+    pub series_expiry: Duration,
 }
 
 impl Default for PrometheusConfig {
@@ -156,6 +169,9 @@ impl Default for PrometheusConfig {
             port: 9090,
             labels: Vec::new(),
             kube_netc_compat: false,
+            source_context: vec![ContextLabel::Namespace, ContextLabel::Workload],
+            destination_context: vec![ContextLabel::Namespace, ContextLabel::Workload],
+            series_expiry: Duration::from_secs(300),
         }
     }
 }
@@ -190,6 +206,82 @@ impl fmt::Display for FlowLabel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// One label of a flow end's context in the counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContextLabel {
+    /// The pod's namespace.
+    Namespace,
+    /// The pod's workload (Deployment, StatefulSet, DaemonSet, CronJob, ...).
+    Workload,
+    /// The pod's name: one series per pod.
+    Pod,
+    /// The address: one series per address.
+    Ip,
+}
+
+impl ContextLabel {
+    /// The configuration spelling, also the label name's suffix.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContextLabel::Namespace => "namespace",
+            ContextLabel::Workload => "workload",
+            ContextLabel::Pod => "pod",
+            ContextLabel::Ip => "ip",
+        }
+    }
+}
+
+impl fmt::Display for ContextLabel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `kubernetes.*`: the Kubernetes API as a source of names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KubernetesConfig {
+    /// Whether to watch the Kubernetes API.
+    pub mode: KubernetesMode,
+    /// Kubeconfig file; without it `KUBECONFIG`, then the in-cluster service
+    /// account are used.
+    pub kubeconfig: Option<PathBuf>,
+    /// This node's name; empty means `NODE_NAME` (the downward API), then the
+    /// host name.
+    pub node_name: String,
+    /// Pod labels carried into flows (others are dropped when the pod is
+    /// cached, to keep memory bounded).
+    pub pod_labels: Vec<String>,
+    /// Node label that names the node's zone.
+    pub zone_label: String,
+}
+
+impl Default for KubernetesConfig {
+    fn default() -> Self {
+        Self {
+            mode: KubernetesMode::Auto,
+            kubeconfig: None,
+            node_name: String::new(),
+            pod_labels: vec!["app.kubernetes.io/name".into(), "app".into()],
+            zone_label: "topology.kubernetes.io/zone".into(),
+        }
+    }
+}
+
+/// Whether the agent enriches flows from the Kubernetes API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KubernetesMode {
+    /// On when an API server is configured (kubeconfig, `KUBECONFIG`, or
+    /// in-cluster service account); otherwise off with one log line.
+    Auto,
+    /// On; the agent refuses to start when no API server is configured.
+    On,
+    /// Off: flows carry addresses only.
+    Off,
 }
 
 /// `api.*`: the flow query API.

@@ -137,7 +137,7 @@ fn unknown_keys_are_reported_at_any_depth_with_the_keys_expected_there() {
     let cases = [
         (
             "flw:\n  max_flows: 1\n",
-            "flw: unknown key (expected one of: capture, flow, export, api, performance, log)",
+            "flw: unknown key (expected one of: capture, flow, export, kubernetes, api, performance, log)",
         ),
         (
             "flow:\n  flow_timout: 3s\n",
@@ -147,7 +147,7 @@ fn unknown_keys_are_reported_at_any_depth_with_the_keys_expected_there() {
         (
             "export:\n  prometheus:\n    adress: 0.0.0.0\n",
             "export.prometheus.adress: unknown key (expected one of: enabled, address, port, \
-             labels, kube_netc_compat)",
+             labels, kube_netc_compat, source_context, destination_context, series_expiry)",
         ),
         (
             "log:\n  5: x\n",
@@ -395,7 +395,7 @@ fn a_file_that_is_not_a_mapping_is_one_line_naming_the_file() {
         lines(result),
         [
             "netmon.yaml: expected a mapping of settings at the top level (keys: capture, flow, \
-          export, api, performance, log), found a list"
+          export, kubernetes, api, performance, log), found a list"
         ]
     );
 }
@@ -431,7 +431,7 @@ flow:
     // The anchor holder is itself an unknown key, but the merged value lands.
     assert_eq!(
         problems_in(yaml),
-        ["x-timing: unknown key (expected one of: capture, flow, export, api, performance, log)"]
+        ["x-timing: unknown key (expected one of: capture, flow, export, kubernetes, api, performance, log)"]
     );
     let yaml = "flow: &flow\n  flow_timeout: 30s\n  <<: {flush_interval: 2s}\n";
     let config = Config::from_yaml_str(yaml).unwrap();

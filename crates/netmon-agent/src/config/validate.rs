@@ -62,6 +62,7 @@ pub(crate) fn checks(config: &Config) -> Vec<Check> {
     check_capture(&config.capture, &mut out);
     check_flow(config, &mut out);
     check_export(config, &mut out);
+    check_kubernetes(config, &mut out);
     check_performance(config, &mut out);
     out
 }
@@ -200,6 +201,26 @@ fn check_export(config: &Config, out: &mut Vec<Check>) {
         }
     }
 
+    for (name, context) in [
+        ("source_context", &prometheus.source_context),
+        ("destination_context", &prometheus.destination_context),
+    ] {
+        for (index, label) in context.iter().enumerate() {
+            if context[..index].contains(label) {
+                out.push(Check::new(
+                    format!("export.prometheus.{name}[{index}]"),
+                    format!("{label} is listed more than once"),
+                ));
+            }
+        }
+    }
+    if prometheus.series_expiry.is_zero() {
+        out.push(Check::new(
+            "export.prometheus.series_expiry",
+            "must be greater than 0 (series would vanish between scrapes)",
+        ));
+    }
+
     let metrics = config.metrics_addr();
     let api = config.api.address;
     if prometheus.enabled
@@ -223,6 +244,77 @@ fn check_export(config: &Config, out: &mut Vec<Check>) {
             ]),
         );
     }
+}
+
+fn check_kubernetes(config: &Config, out: &mut Vec<Check>) {
+    let kubernetes = &config.kubernetes;
+    if let Some(path) = &kubernetes.kubeconfig {
+        if let Err(error) = std::fs::metadata(path) {
+            out.push(Check::new(
+                "kubernetes.kubeconfig",
+                format!("{}: {error}", path.display()),
+            ));
+        }
+    }
+    if !kubernetes.node_name.is_empty() && !is_dns_subdomain(&kubernetes.node_name) {
+        out.push(Check::new(
+            "kubernetes.node_name",
+            format!(
+                "{:?} is not a Kubernetes node name (lower-case letters, digits, '-' and '.', at most 253)",
+                kubernetes.node_name
+            ),
+        ));
+    }
+    for (index, label) in kubernetes.pod_labels.iter().enumerate() {
+        let path = format!("kubernetes.pod_labels[{index}]");
+        if !is_label_key(label) {
+            out.push(Check::new(
+                path,
+                format!("{label:?} is not a Kubernetes label key ([prefix/]name)"),
+            ));
+        } else if kubernetes.pod_labels[..index].contains(label) {
+            out.push(Check::new(path, format!("{label:?} is listed more than once")));
+        }
+    }
+    if !is_label_key(&kubernetes.zone_label) {
+        out.push(Check::new(
+            "kubernetes.zone_label",
+            format!(
+                "{:?} is not a Kubernetes label key ([prefix/]name)",
+                kubernetes.zone_label
+            ),
+        ));
+    }
+}
+
+/// RFC 1123 subdomain, as Kubernetes requires of node names.
+fn is_dns_subdomain(name: &str) -> bool {
+    name.len() <= 253
+        && name.split('.').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !part.starts_with('-')
+                && !part.ends_with('-')
+        })
+}
+
+/// A label key: optional DNS-subdomain prefix and `/`, then a name of at
+/// most 63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric.
+fn is_label_key(key: &str) -> bool {
+    let (prefix, name) = match key.split_once('/') {
+        Some((prefix, name)) => (Some(prefix), name),
+        None => (None, key),
+    };
+    let name_ok = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && name.as_bytes()[0].is_ascii_alphanumeric()
+        && name.as_bytes()[name.len() - 1].is_ascii_alphanumeric();
+    name_ok && prefix.is_none_or(is_dns_subdomain)
 }
 
 /// Whether two listeners on the same port would collide: same address, a

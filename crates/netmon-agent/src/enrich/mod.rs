@@ -1,0 +1,3 @@
+//! Naming the ends of flows.
+
+pub mod k8s;
