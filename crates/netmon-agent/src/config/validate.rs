@@ -273,7 +273,10 @@ fn check_kubernetes(config: &Config, out: &mut Vec<Check>) {
                 format!("{label:?} is not a Kubernetes label key ([prefix/]name)"),
             ));
         } else if kubernetes.pod_labels[..index].contains(label) {
-            out.push(Check::new(path, format!("{label:?} is listed more than once")));
+            out.push(Check::new(
+                path,
+                format!("{label:?} is listed more than once"),
+            ));
         }
     }
     if !is_label_key(&kubernetes.zone_label) {

@@ -1,3 +1,6 @@
 //! Naming the ends of flows.
 
+pub mod identity;
 pub mod k8s;
+
+pub use identity::{EndpointIdentity, FlowIdentity, ServiceName, Workload};

@@ -1,0 +1,126 @@
+//! The compact form in which watched objects are kept. A full `Pod` from the
+//! API server is several kilobytes; what enrichment needs of it is a few
+//! names and addresses, so everything else is dropped on arrival (see
+//! `strip.rs`) and repeated strings (namespaces, node names, label keys)
+//! are shared through an [`Interner`].
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// Namespace and name of a namespaced object (namespace empty for
+/// cluster-scoped ones).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectKey {
+    pub namespace: Arc<str>,
+    pub name: Arc<str>,
+}
+
+/// The controller named by an object's owner references.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    pub kind: Arc<str>,
+    pub name: Arc<str>,
+}
+
+/// Transport protocol of a Service or endpoint port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PortProtocol {
+    Tcp,
+    Udp,
+    Sctp,
+}
+
+impl PortProtocol {
+    /// Kubernetes spells them upper-case and defaults to TCP.
+    pub fn parse(text: Option<&str>) -> Option<Self> {
+        match text.unwrap_or("TCP") {
+            "TCP" => Some(PortProtocol::Tcp),
+            "UDP" => Some(PortProtocol::Udp),
+            "SCTP" => Some(PortProtocol::Sctp),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedPod {
+    pub key: ObjectKey,
+    /// A pod recreated under the same name is a different pod.
+    pub uid: Box<str>,
+    pub node: Option<Arc<str>>,
+    pub ips: Vec<IpAddr>,
+    pub host_network: bool,
+    /// Succeeded or Failed: its address may already belong to another pod.
+    pub terminated: bool,
+    /// Creation time in seconds since the epoch; among pods claiming one
+    /// address, the newest wins.
+    pub created: i64,
+    pub owner: Option<Owner>,
+    /// `pod-template-hash`, to name a Deployment before its ReplicaSet is known.
+    pub template_hash: Option<Box<str>>,
+    pub labels: Vec<(Arc<str>, Arc<str>)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedService {
+    pub key: ObjectKey,
+    pub cluster_ips: Vec<IpAddr>,
+    pub ports: Vec<(PortProtocol, u16)>,
+}
+
+/// An EndpointSlice: which addresses and ports back which Service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedEndpointSlice {
+    pub key: ObjectKey,
+    /// From the `kubernetes.io/service-name` label; slices without it are
+    /// not kept.
+    pub service: Arc<str>,
+    pub addresses: Vec<IpAddr>,
+    pub ports: Vec<(PortProtocol, u16)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedNode {
+    pub name: Arc<str>,
+    pub addresses: Vec<IpAddr>,
+    pub zone: Option<Arc<str>>,
+}
+
+/// A ReplicaSet or Job: only its own controller matters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedOwner {
+    pub key: ObjectKey,
+    pub owner: Option<Owner>,
+}
+
+/// Hands out one shared copy of each distinct string. Namespaces, node names
+/// and label keys repeat across thousands of pods.
+#[derive(Debug, Default)]
+pub struct Interner {
+    strings: HashSet<Arc<str>>,
+}
+
+impl Interner {
+    pub fn intern(&mut self, text: &str) -> Arc<str> {
+        if let Some(existing) = self.strings.get(text) {
+            return existing.clone();
+        }
+        let shared: Arc<str> = Arc::from(text);
+        self.strings.insert(shared.clone());
+        shared
+    }
+
+    /// Drops strings nothing else holds any more (deleted namespaces, nodes).
+    pub fn collect_garbage(&mut self) {
+        self.strings.retain(|s| Arc::strong_count(s) > 1);
+    }
+
+    pub fn len(&self) -> usize {
+        self.strings.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.strings.is_empty()
+    }
+}
