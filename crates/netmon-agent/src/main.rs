@@ -13,7 +13,7 @@ use netmon_agent::{
 fn main() -> ExitCode {
     let args = AgentArgs::parse();
     let config = match config::startup(&args, config::process_env()) {
-        Startup::Run(config) => config,
+        Startup::Run(config) => *config,
         Startup::Print(yaml) => {
             print!("{yaml}");
             return ExitCode::SUCCESS;

@@ -41,8 +41,9 @@ pub use model::{
 /// What the agent does after reading its configuration.
 #[derive(Debug)]
 pub enum Startup {
-    /// Run with this configuration.
-    Run(Config),
+    /// Run with this configuration (boxed: it is much larger than the
+    /// other variants).
+    Run(Box<Config>),
     /// Print this YAML to stdout and exit 0 (`--check-config` on a valid
     /// configuration, `--print-default-config`).
     Print(String),
@@ -58,7 +59,7 @@ pub fn startup(args: &AgentArgs, env: impl IntoIterator<Item = (String, String)>
     }
     match load(args, env) {
         Ok(config) if args.check_config => Startup::Print(config.to_yaml()),
-        Ok(config) => Startup::Run(config),
+        Ok(config) => Startup::Run(Box::new(config)),
         Err(problems) => Startup::Invalid(problems),
     }
 }

@@ -622,7 +622,7 @@ fn print_default_config_prints_the_defaults_whatever_else_is_set() {
 fn without_special_flags_a_valid_config_runs() {
     assert!(matches!(
         startup(&AgentArgs::default(), Vec::new()),
-        Startup::Run(config) if config == Config::default()
+        Startup::Run(config) if *config == Config::default()
     ));
 }
 
