@@ -1,0 +1,253 @@
+//! Naming a flow's two ends, once per flow. A flow keeps the names it was
+//! first given (a pod's address may pass to a new pod while the old pod's
+//! flows are still listed); an end not known yet is looked up again on each
+//! use, since the watch may simply not have delivered its pod yet.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
+
+use super::identity::{EndpointIdentity, FlowIdentity};
+use super::k8s::cached::PortProtocol;
+use super::k8s::K8sIndex;
+use crate::flow::{FlowRecord, Protocol};
+
+pub struct Enricher {
+    index: Option<Arc<RwLock<K8sIndex>>>,
+    node_name: Option<Arc<str>>,
+    /// Names given to each flow in the table, by flow id.
+    given: Mutex<HashMap<u64, FlowIdentity>>,
+    unknown: Arc<EndpointIdentity>,
+}
+
+impl Enricher {
+    /// Enrichment off: every end is unknown.
+    pub fn off() -> Self {
+        Enricher {
+            index: None,
+            node_name: None,
+            given: Mutex::new(HashMap::new()),
+            unknown: Arc::default(),
+        }
+    }
+
+    pub fn kubernetes(index: Arc<RwLock<K8sIndex>>, node_name: &str) -> Self {
+        Enricher {
+            index: Some(index),
+            node_name: Some(Arc::from(node_name)),
+            ..Enricher::off()
+        }
+    }
+
+    pub fn is_on(&self) -> bool {
+        self.index.is_some()
+    }
+
+    /// Locks the index and the per-flow names for a batch of records.
+    pub fn resolver(&self) -> Resolver<'_> {
+        Resolver {
+            index: self
+                .index
+                .as_ref()
+                .map(|index| index.read().unwrap_or_else(PoisonError::into_inner)),
+            given: self.given.lock().unwrap_or_else(PoisonError::into_inner),
+            unknown: &self.unknown,
+            node_name: self.node_name.as_deref(),
+        }
+    }
+
+    /// Forgets the names of flows that left the table.
+    pub fn retain(&self, live: &HashSet<u64>) {
+        self.given
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|id, _| live.contains(id));
+    }
+
+    /// Flows whose names are remembered.
+    pub fn remembered(&self) -> usize {
+        self.given
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+}
+
+/// Names flows while holding the locks once for a whole batch.
+pub struct Resolver<'a> {
+    index: Option<RwLockReadGuard<'a, K8sIndex>>,
+    given: MutexGuard<'a, HashMap<u64, FlowIdentity>>,
+    unknown: &'a Arc<EndpointIdentity>,
+    node_name: Option<&'a str>,
+}
+
+impl Resolver<'_> {
+    pub fn identify(&mut self, record: &FlowRecord) -> FlowIdentity {
+        let Some(index) = &self.index else {
+            return FlowIdentity {
+                src: self.unknown.clone(),
+                dst: self.unknown.clone(),
+            };
+        };
+        if let Some(given) = self.given.get(&record.id) {
+            if given.is_complete() {
+                return given.clone();
+            }
+        }
+        let protocol = port_protocol(record.key.protocol);
+        let previous = self.given.get(&record.id);
+        let name = |known: Option<&Arc<EndpointIdentity>>, ip, port| match known {
+            Some(end) if end.is_known() => end.clone(),
+            _ => {
+                let end = index.endpoint(ip, protocol, port);
+                if end.is_known() {
+                    Arc::new(end)
+                } else {
+                    self.unknown.clone()
+                }
+            }
+        };
+        let key = &record.key;
+        let identity = FlowIdentity {
+            src: name(
+                previous.map(|p| &p.src),
+                key.initiator.ip,
+                key.initiator.port,
+            ),
+            dst: name(
+                previous.map(|p| &p.dst),
+                key.responder.ip,
+                key.responder.port,
+            ),
+        };
+        self.given.insert(record.id, identity.clone());
+        identity
+    }
+
+    /// Whether `end` is on this node: a pod scheduled here, or this node's
+    /// own address.
+    pub fn is_local(&self, end: &EndpointIdentity) -> bool {
+        self.node_name.is_some() && end.node.as_deref() == self.node_name
+    }
+}
+
+/// Ports only mean something to Services for these protocols.
+fn port_protocol(protocol: Protocol) -> Option<PortProtocol> {
+    match protocol {
+        Protocol::Tcp => Some(PortProtocol::Tcp),
+        Protocol::Udp => Some(PortProtocol::Udp),
+        Protocol::Sctp => Some(PortProtocol::Sctp),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
+
+    use super::*;
+    use crate::enrich::k8s::cached::{CachedPod, ObjectKey};
+    use crate::enrich::k8s::{Cached, Kind};
+    use crate::flow::{ConnectionKey, Endpoint};
+
+    fn pod(name: &str, ip: &str, node: &str, created: i64) -> Cached {
+        Cached::Pod(CachedPod {
+            key: ObjectKey {
+                namespace: Arc::from("shop"),
+                name: Arc::from(name),
+            },
+            uid: name.into(),
+            node: Some(Arc::from(node)),
+            ips: vec![ip.parse().unwrap()],
+            host_network: false,
+            terminated: false,
+            created,
+            owner: None,
+            template_hash: None,
+            labels: Vec::new(),
+        })
+    }
+
+    fn record(id: u64, src: &str, dst: &str) -> FlowRecord {
+        let endpoint = |ip: &str, port| Endpoint {
+            ip: ip.parse::<IpAddr>().unwrap(),
+            port,
+        };
+        let mut record = FlowRecord::new(
+            ConnectionKey {
+                protocol: Protocol::Tcp,
+                initiator: endpoint(src, 40000),
+                responder: endpoint(dst, 80),
+            },
+            0,
+            0,
+            1,
+            0,
+        );
+        record.id = id;
+        record
+    }
+
+    #[test]
+    fn a_flow_keeps_the_pod_it_was_named_after_when_a_new_pod_takes_the_address() {
+        let index = Arc::new(RwLock::new(K8sIndex::new()));
+        index
+            .write()
+            .unwrap()
+            .upsert(pod("old", "10.0.0.1", "n1", 1));
+        index
+            .write()
+            .unwrap()
+            .upsert(pod("srv", "10.0.0.2", "n1", 1));
+        let enricher = Enricher::kubernetes(index.clone(), "n1");
+        let old_flow = record(1, "10.0.0.1", "10.0.0.2");
+        let named = enricher.resolver().identify(&old_flow);
+        assert_eq!(named.src.pod.as_deref(), Some("old"));
+
+        index.write().unwrap().remove(
+            Kind::Pod,
+            &ObjectKey {
+                namespace: Arc::from("shop"),
+                name: Arc::from("old"),
+            },
+        );
+        index
+            .write()
+            .unwrap()
+            .upsert(pod("new", "10.0.0.1", "n2", 2));
+        let mut resolver = enricher.resolver();
+        assert_eq!(resolver.identify(&old_flow).src.pod.as_deref(), Some("old"));
+        let new_flow = record(2, "10.0.0.1", "10.0.0.2");
+        let named = resolver.identify(&new_flow);
+        assert_eq!(named.src.pod.as_deref(), Some("new"));
+        assert!(!resolver.is_local(&named.src));
+        assert!(resolver.is_local(&named.dst));
+    }
+
+    #[test]
+    fn an_end_unknown_at_first_is_named_once_its_pod_arrives() {
+        let index = Arc::new(RwLock::new(K8sIndex::new()));
+        let enricher = Enricher::kubernetes(index.clone(), "n1");
+        let flow = record(7, "10.0.0.1", "10.0.0.2");
+        assert!(!enricher.resolver().identify(&flow).src.is_known());
+        index
+            .write()
+            .unwrap()
+            .upsert(pod("late", "10.0.0.1", "n1", 1));
+        assert_eq!(
+            enricher.resolver().identify(&flow).src.pod.as_deref(),
+            Some("late")
+        );
+        enricher.retain(&HashSet::new());
+        assert_eq!(enricher.remembered(), 0);
+    }
+
+    #[test]
+    fn without_kubernetes_nothing_is_named_or_remembered() {
+        let enricher = Enricher::off();
+        let named = enricher
+            .resolver()
+            .identify(&record(1, "10.0.0.1", "10.0.0.2"));
+        assert!(!named.src.is_known() && !named.dst.is_known());
+        assert_eq!(enricher.remembered(), 0);
+    }
+}
