@@ -1,4 +1,6 @@
 //! netmon node agent: the stages between the kernel and the exporters.
+// The exact-JSON test of a flow view lists every field in one json! literal.
+#![cfg_attr(test, recursion_limit = "256")]
 
 pub mod api;
 pub mod config;

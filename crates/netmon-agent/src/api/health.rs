@@ -1,6 +1,7 @@
 //! Liveness and readiness endpoints, served on both listeners so that a
 //! probe can target whichever port the deployment exposes.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use axum::extract::State;
@@ -13,6 +14,9 @@ use axum::Router;
 pub struct Readiness {
     /// `None` when ready; otherwise the reason shown by `/readyz`.
     not_ready: Arc<RwLock<Option<String>>>,
+    /// Components that work in a degraded way without making the agent
+    /// unready (flows are still counted), shown as `name: detail` lines.
+    details: Arc<RwLock<BTreeMap<&'static str, String>>>,
 }
 
 impl Readiness {
@@ -20,6 +24,7 @@ impl Readiness {
     pub fn new() -> Self {
         Readiness {
             not_ready: Arc::new(RwLock::new(Some("starting".to_owned()))),
+            details: Arc::new(RwLock::new(BTreeMap::new())),
         }
     }
 
@@ -33,6 +38,28 @@ impl Readiness {
 
     pub fn is_ready(&self) -> bool {
         self.read().is_none()
+    }
+
+    /// Sets the detail line of `component` shown by `/readyz`.
+    pub fn set_detail(&self, component: &'static str, detail: impl Into<String>) {
+        self.details
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(component, detail.into());
+    }
+
+    /// The `/readyz` body: the state, then one line per component.
+    pub fn report(&self) -> String {
+        let mut report = self.reason().unwrap_or_else(|| "ready".to_owned());
+        for (component, detail) in self
+            .details
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
+            report.push_str(&format!("\n{component}: {detail}"));
+        }
+        report
     }
 
     /// Why the agent is not ready; `None` when it is.
@@ -75,10 +102,12 @@ async fn healthz() -> &'static str {
 }
 
 async fn readyz(State(readiness): State<Readiness>) -> (StatusCode, String) {
-    match readiness.reason() {
-        None => (StatusCode::OK, "ready".to_owned()),
-        Some(reason) => (StatusCode::SERVICE_UNAVAILABLE, reason),
-    }
+    let status = if readiness.is_ready() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, readiness.report())
 }
 
 #[cfg(test)]
@@ -101,5 +130,14 @@ mod tests {
         assert_eq!(readiness.reason(), None);
         clone.set_not_ready("lost interface eth0");
         assert_eq!(readiness.reason().as_deref(), Some("lost interface eth0"));
+    }
+
+    #[test]
+    fn details_are_extra_lines_that_do_not_change_readiness() {
+        let readiness = Readiness::new();
+        readiness.set_ready();
+        readiness.set_detail("kubernetes", "not synced: pods");
+        assert!(readiness.is_ready());
+        assert_eq!(readiness.report(), "ready\nkubernetes: not synced: pods");
     }
 }

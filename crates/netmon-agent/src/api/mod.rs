@@ -5,6 +5,7 @@
 
 mod flows;
 mod health;
+mod names;
 mod query;
 mod serve;
 mod server;
@@ -16,6 +17,7 @@ pub(crate) mod testing;
 
 pub use flows::{LagHook, NDJSON};
 pub use health::{health_router, Readiness};
+pub use names::FlowNames;
 pub use query::{FlowQuery, QueryError};
 pub use serve::{serve, serve_with_grace, ServeError, SHUTDOWN_GRACE};
 pub use server::{api_router, api_router_with_lag_hook};

@@ -9,10 +9,12 @@ use std::net::IpAddr;
 
 use thiserror::Error;
 
+use super::names::FlowNames;
 use super::view::FlowView;
 use crate::flow::{FlowStatus, Protocol};
 
-const PARAMETERS: &str = "ip, port, protocol, status, follow, limit";
+const PARAMETERS: &str = "ip, port, protocol, status, follow, limit, \
+     pod, namespace, workload, service, node (either end), and each of those with a src_ or dst_ prefix";
 const PROTOCOLS: &str = "tcp, udp, icmp, icmpv6, sctp, or a number 0-255";
 const STATUSES: &str = "active, closed, reset, refused, timeout";
 const ALL_STATUSES: [FlowStatus; 5] = [
@@ -44,6 +46,8 @@ pub enum QueryError {
     BadLimit(String),
     #[error("limit: cannot be combined with follow=true (a follow stream only sends new events)")]
     LimitWithFollow,
+    #[error("{0}: needs a value (a Kubernetes name)")]
+    EmptyName(String),
     #[error("query string could not be decoded: {0}")]
     Undecodable(String),
 }
@@ -61,6 +65,80 @@ pub struct FlowQuery {
     pub follow: bool,
     /// Keep only the newest `limit` flows after sorting.
     pub limit: Option<usize>,
+    /// Kubernetes names the flow's ends must have, all of them.
+    pub names: Vec<NameFilter>,
+}
+
+/// Which end of a flow a name filter looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    Either,
+    Src,
+    Dst,
+}
+
+/// Which Kubernetes name a filter compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameField {
+    Pod,
+    Namespace,
+    Workload,
+    Service,
+    Node,
+}
+
+impl NameField {
+    const ALL: [(NameField, &'static str); 5] = [
+        (NameField::Pod, "pod"),
+        (NameField::Namespace, "namespace"),
+        (NameField::Workload, "workload"),
+        (NameField::Service, "service"),
+        (NameField::Node, "node"),
+    ];
+
+    fn values(self, names: &FlowNames) -> (Option<&str>, Option<&str>) {
+        let (src, dst) = match self {
+            NameField::Pod => (&names.src_pod, &names.dst_pod),
+            NameField::Namespace => (&names.src_namespace, &names.dst_namespace),
+            NameField::Workload => (&names.src_workload, &names.dst_workload),
+            NameField::Service => (&names.src_service, &names.dst_service),
+            NameField::Node => (&names.src_node, &names.dst_node),
+        };
+        (src.as_deref(), dst.as_deref())
+    }
+}
+
+/// `pod=x`, `src_namespace=y`, ...: an exact name on one or either end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameFilter {
+    pub end: End,
+    pub field: NameField,
+    pub value: String,
+}
+
+impl NameFilter {
+    /// The filter a parameter name stands for, if it is a name filter.
+    fn parameter(name: &str) -> Option<(End, NameField)> {
+        let (end, field) = match name.split_once('_') {
+            Some(("src", field)) => (End::Src, field),
+            Some(("dst", field)) => (End::Dst, field),
+            _ => (End::Either, name),
+        };
+        NameField::ALL
+            .iter()
+            .find(|(_, spelling)| *spelling == field)
+            .map(|(field, _)| (end, *field))
+    }
+
+    fn matches(&self, names: &FlowNames) -> bool {
+        let (src, dst) = self.field.values(names);
+        let wanted = Some(self.value.as_str());
+        match self.end {
+            End::Either => src == wanted || dst == wanted,
+            End::Src => src == wanted,
+            End::Dst => dst == wanted,
+        }
+    }
 }
 
 impl FlowQuery {
@@ -94,7 +172,17 @@ impl FlowQuery {
                 "status" => query.statuses = Some(parse_statuses(value)?),
                 "follow" => query.follow = parse_follow(value)?,
                 "limit" => query.limit = Some(parse_limit(value)?),
-                _ => return Err(QueryError::UnknownParameter(name.to_owned())),
+                _ => match NameFilter::parameter(name) {
+                    Some(_) if value.is_empty() => {
+                        return Err(QueryError::EmptyName(name.to_owned()))
+                    }
+                    Some((end, field)) => query.names.push(NameFilter {
+                        end,
+                        field,
+                        value: value.to_owned(),
+                    }),
+                    None => return Err(QueryError::UnknownParameter(name.to_owned())),
+                },
             }
             seen.push(name.to_owned());
         }
@@ -118,6 +206,7 @@ impl FlowQuery {
                 .statuses
                 .as_ref()
                 .is_none_or(|statuses| statuses.contains(&flow.status))
+            && self.names.iter().all(|filter| filter.matches(&flow.names))
     }
 
     /// The response of a non-follow request: matching flows, oldest first
@@ -206,6 +295,38 @@ mod tests {
 
     fn error(pairs: &[(&str, &str)]) -> String {
         parse(pairs).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn name_filters_match_either_end_or_the_given_one() {
+        let mut flow = view(1, "10.0.0.1", 40000, "10.0.0.2", 80);
+        flow.names.src_pod = Some("web-1".into());
+        flow.names.src_namespace = Some("shop".into());
+        flow.names.dst_namespace = Some("pay".into());
+        flow.names.dst_service = Some("api".into());
+        flow.names.dst_node = Some("node-b".into());
+        let matches = |pairs: &[(&str, &str)]| parse(pairs).unwrap().matches(&flow);
+        assert!(matches(&[("namespace", "pay")]));
+        assert!(matches(&[("namespace", "shop")]));
+        assert!(matches(&[
+            ("src_namespace", "shop"),
+            ("dst_namespace", "pay")
+        ]));
+        assert!(!matches(&[("src_namespace", "pay")]));
+        assert!(matches(&[("pod", "web-1"), ("service", "api")]));
+        assert!(!matches(&[("dst_pod", "web-1")]));
+        assert!(matches(&[("dst_node", "node-b")]));
+        assert!(!matches(&[("workload", "web")]));
+    }
+
+    #[test]
+    fn a_name_filter_needs_a_value_and_unknown_prefixes_are_unknown() {
+        assert_eq!(
+            error(&[("src_pod", "")]),
+            "src_pod: needs a value (a Kubernetes name)"
+        );
+        assert!(error(&[("peer_pod", "x")]).starts_with("peer_pod: unknown parameter"));
+        assert!(error(&[("src_ip", "x")]).starts_with("src_ip: unknown parameter"));
     }
 
     #[test]
@@ -383,15 +504,19 @@ mod tests {
     fn an_unknown_parameter_is_rejected_by_name() {
         assert_eq!(
             error(&[("src_ip", "10.0.0.1")]),
-            "src_ip: unknown parameter (known: ip, port, protocol, status, follow, limit)"
+            "src_ip: unknown parameter (known: ip, port, protocol, status, follow, limit, \
+             pod, namespace, workload, service, node (either end), and each of those with a \
+             src_ or dst_ prefix)"
         );
     }
 
     #[test]
     fn a_repeated_unknown_parameter_is_reported_as_unknown() {
         assert_eq!(
-            error(&[("pod", "a"), ("pod", "b")]),
-            "pod: unknown parameter (known: ip, port, protocol, status, follow, limit)"
+            error(&[("peer", "a"), ("peer", "b")]),
+            "peer: unknown parameter (known: ip, port, protocol, status, follow, limit, \
+             pod, namespace, workload, service, node (either end), and each of those with a \
+             src_ or dst_ prefix)"
         );
     }
 

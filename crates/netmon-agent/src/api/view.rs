@@ -7,6 +7,8 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use serde::Serialize;
 
+use super::names::FlowNames;
+use crate::enrich::FlowIdentity;
 use crate::flow::{tcp_flags, Direction, FlowRecord, FlowStatus, UnixNanos};
 
 /// One connection as the API shows it. `src` is the initiator and `dst` the
@@ -45,6 +47,9 @@ pub struct FlowView {
     pub connect_latency_us: Option<u64>,
     pub icmp_type: Option<u8>,
     pub icmp_code: Option<u8>,
+    /// Pod, namespace, workload, service and node of each end.
+    #[serde(flatten)]
+    pub names: FlowNames,
 }
 
 /// Wire flags and their names, in the order a TCP connection usually shows
@@ -67,6 +72,7 @@ impl FlowView {
         record: &FlowRecord,
         direction: Direction,
         interface: Option<String>,
+        identity: &FlowIdentity,
     ) -> Self {
         let src_ip = record.key.initiator.ip.to_canonical();
         let dst_ip = record.key.responder.ip.to_canonical();
@@ -95,6 +101,7 @@ impl FlowView {
             connect_latency_us: record.connect_latency_ns.map(|ns| ns / 1_000),
             icmp_type: record.icmp.map(|(icmp_type, _)| icmp_type),
             icmp_code: record.icmp.map(|(_, code)| code),
+            names: FlowNames::of(identity),
         }
     }
 }
@@ -120,6 +127,10 @@ mod tests {
 
     use super::*;
     use crate::flow::{ConnectionKey, Counters, Endpoint, Protocol};
+
+    fn unnamed() -> FlowIdentity {
+        FlowIdentity::default()
+    }
 
     fn tcp_record() -> FlowRecord {
         FlowRecord {
@@ -158,7 +169,7 @@ mod tests {
 
     #[test]
     fn an_ipv4_mapped_initiator_is_shown_as_a_dotted_quad() {
-        let view = FlowView::from_record(&tcp_record(), Direction::Egress, None);
+        let view = FlowView::from_record(&tcp_record(), Direction::Egress, None, &unnamed());
         assert_eq!(view.src_ip, IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)));
         assert_eq!(view.ip_version, 4);
         let json = serde_json::to_value(&view).unwrap();
@@ -171,7 +182,7 @@ mod tests {
         let mut record = tcp_record();
         record.key.initiator.ip = IpAddr::V6(Ipv6Addr::LOCALHOST);
         record.key.responder.ip = IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2));
-        let view = FlowView::from_record(&record, Direction::Ingress, None);
+        let view = FlowView::from_record(&record, Direction::Ingress, None, &unnamed());
         assert_eq!(view.ip_version, 6);
         let json = serde_json::to_value(&view).unwrap();
         assert_eq!(json["src_ip"], "::1");
@@ -180,7 +191,7 @@ mod tests {
 
     #[test]
     fn flags_are_the_union_of_both_directions_without_netmon_markers() {
-        let view = FlowView::from_record(&tcp_record(), Direction::Egress, None);
+        let view = FlowView::from_record(&tcp_record(), Direction::Egress, None, &unnamed());
         assert_eq!(view.tcp_flags, vec!["SYN", "ACK", "FIN"]);
     }
 
@@ -195,7 +206,12 @@ mod tests {
 
     #[test]
     fn the_view_serializes_every_field_with_api_names() {
-        let view = FlowView::from_record(&tcp_record(), Direction::Egress, Some("eth0".into()));
+        let view = FlowView::from_record(
+            &tcp_record(),
+            Direction::Egress,
+            Some("eth0".into()),
+            &unnamed(),
+        );
         let json = serde_json::to_value(&view).unwrap();
         assert_eq!(
             json,
@@ -224,8 +240,54 @@ mod tests {
                 "connect_latency_us": 1,
                 "icmp_type": null,
                 "icmp_code": null,
+                "src_pod": null, "src_namespace": null, "src_workload": null,
+                "src_workload_kind": null, "src_service": null, "src_node": null,
+                "src_zone": null, "src_host_network": false, "src_labels": {},
+                "dst_pod": null, "dst_namespace": null, "dst_workload": null,
+                "dst_workload_kind": null, "dst_service": null, "dst_node": null,
+                "dst_zone": null, "dst_host_network": false, "dst_labels": {},
             })
         );
+    }
+
+    #[test]
+    fn kubernetes_names_appear_as_flat_src_and_dst_fields() {
+        use crate::enrich::{EndpointIdentity, ServiceName, Workload};
+        use std::sync::Arc;
+        let identity = FlowIdentity {
+            src: Arc::new(EndpointIdentity {
+                pod: Some("frontend-7d9-x".into()),
+                namespace: Some("checkout".into()),
+                workload: Some(Workload {
+                    kind: "Deployment".into(),
+                    name: "frontend".into(),
+                }),
+                node: Some("node-a".into()),
+                zone: Some("z1".into()),
+                labels: vec![("app".into(), "frontend".into())],
+                ..EndpointIdentity::default()
+            }),
+            dst: Arc::new(EndpointIdentity {
+                namespace: Some("payments".into()),
+                service: Some(ServiceName {
+                    namespace: "payments".into(),
+                    name: "payments-api".into(),
+                }),
+                ..EndpointIdentity::default()
+            }),
+        };
+        let view = FlowView::from_record(&tcp_record(), Direction::Egress, None, &identity);
+        let json = serde_json::to_value(&view).unwrap();
+        assert_eq!(json["src_pod"], "frontend-7d9-x");
+        assert_eq!(json["src_namespace"], "checkout");
+        assert_eq!(json["src_workload"], "frontend");
+        assert_eq!(json["src_workload_kind"], "Deployment");
+        assert_eq!(json["src_node"], "node-a");
+        assert_eq!(json["src_zone"], "z1");
+        assert_eq!(json["src_labels"], serde_json::json!({"app": "frontend"}));
+        assert_eq!(json["dst_pod"], serde_json::Value::Null);
+        assert_eq!(json["dst_namespace"], "payments");
+        assert_eq!(json["dst_service"], "payments-api");
     }
 
     #[test]
@@ -235,7 +297,7 @@ mod tests {
         record.tx_tcp_flags = 0;
         record.rx_tcp_flags = 0;
         record.icmp = Some((8, 0));
-        let view = FlowView::from_record(&record, Direction::Forwarded, None);
+        let view = FlowView::from_record(&record, Direction::Forwarded, None, &unnamed());
         assert_eq!((view.icmp_type, view.icmp_code), (Some(8), Some(0)));
         assert!(view.tcp_flags.is_empty());
         assert_eq!(view.protocol, "icmp");
@@ -246,8 +308,13 @@ mod tests {
         let mut record = tcp_record();
         record.status = FlowStatus::Active;
         record.ended_at = None;
-        let json =
-            serde_json::to_value(FlowView::from_record(&record, Direction::Egress, None)).unwrap();
+        let json = serde_json::to_value(FlowView::from_record(
+            &record,
+            Direction::Egress,
+            None,
+            &unnamed(),
+        ))
+        .unwrap();
         assert_eq!(json["status"], "active");
         assert_eq!(json["ended_at"], serde_json::Value::Null);
     }

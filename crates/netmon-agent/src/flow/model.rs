@@ -181,9 +181,11 @@ impl FlowStatus {
     }
 }
 
-/// Direction of a connection relative to this node, decided from the
-/// initiator's and responder's addresses (see `docs/flows.md`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+/// Direction of a connection relative to this node: an end is local when
+/// it is one of the node's addresses or, with Kubernetes, a pod on this
+/// node. A local initiator makes it egress (so pod to pod on one node is
+/// the initiator's egress), else a local responder ingress.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     /// Initiated from elsewhere towards an address of this node.
@@ -192,6 +194,7 @@ pub enum Direction {
     Egress,
     /// Neither end is an address of this node: routed or bridged through it
     /// (pod to pod on a Kubernetes node, before enrichment knows the pods).
+    #[default]
     Forwarded,
 }
 

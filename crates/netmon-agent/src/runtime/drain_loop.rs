@@ -17,7 +17,7 @@ use crate::{
     source::kernel::{self, ClockMap},
 };
 
-use super::{state::direction, AgentState};
+use super::{state::context, AgentState};
 
 pub async fn run(
     state: Arc<AgentState>,
@@ -79,12 +79,17 @@ fn drain_once(state: &AgentState, interval: Duration) -> Result<(), netmon_ebpf:
         let changes = table.take_changes();
         let mut active: HashMap<(Protocol, Direction), u64> = HashMap::new();
         let local = state.local_addresses();
+        let mut resolver = state.enricher.resolver();
         for record in table.records().filter(|r| !r.status.is_terminal()) {
-            *active
-                .entry((record.key.protocol, direction(record, &local)))
-                .or_default() += 1;
+            let direction = context(record, &local, &mut resolver).direction;
+            *active.entry((record.key.protocol, direction)).or_default() += 1;
         }
-        drop(local);
+        drop((local, resolver));
+        if state.enricher.is_on() {
+            // Names are kept per flow; forget those of flows that left.
+            let live = table.records().map(|r| r.id).collect();
+            state.enricher.retain(&live);
+        }
         (changes, active, table.stats())
     };
     state.publish(&changes);

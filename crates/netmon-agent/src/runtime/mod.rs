@@ -4,6 +4,7 @@
 mod drain_loop;
 mod event_loop;
 mod interfaces;
+mod k8s_status;
 mod state;
 
 use std::{sync::Arc, time::Duration};
@@ -16,6 +17,10 @@ use tracing::{info, warn};
 use crate::{
     api::{self, Readiness},
     config::{AttachMode as AttachModeSetting, Config},
+    enrich::{
+        k8s::{self, Connection, K8sEnrichment},
+        Enricher,
+    },
     export::prometheus::{self as prom, AgentMetrics, MetricsOptions},
     flow::{FlowTable, FlowTableConfig},
     telemetry::process::ProcessSampler,
@@ -38,6 +43,8 @@ pub enum RuntimeError {
     Metrics(#[from] prom::MetricsError),
     #[error("this kernel has no BTF (/sys/kernel/btf/vmlinux): netmon's programs need CO-RE")]
     NoBtf,
+    #[error("Kubernetes: {0}")]
+    Kubernetes(#[from] k8s::K8sError),
 }
 
 pub fn table_config(config: &Config) -> FlowTableConfig {
@@ -86,17 +93,33 @@ pub async fn run(config: Config) -> Result<(), RuntimeError> {
         );
     }
 
-    let metrics = Arc::new(AgentMetrics::new(&MetricsOptions {
-        flow_labels: config
-            .export
-            .prometheus
-            .labels
-            .iter()
-            .filter_map(|l| prom::FlowLabel::from_name(l.as_str()))
-            .collect(),
-        kube_netc_compat: config.export.prometheus.kube_netc_compat,
-        ..MetricsOptions::default()
-    })?);
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+
+    let kubernetes = match k8s::connect(&config.kubernetes).await? {
+        Connection::Client(client) => Some(K8sEnrichment::start(
+            client,
+            &config.kubernetes,
+            shutdown_rx.clone(),
+        )),
+        Connection::Off { reason } => {
+            info!("Kubernetes enrichment is off ({reason}); flows carry addresses only");
+            None
+        }
+    };
+    let enricher = match &kubernetes {
+        Some(enrichment) => {
+            let node_name = k8s::node_name(&config.kubernetes);
+            info!(node = %node_name, "pods of this node are local");
+            Enricher::kubernetes(enrichment.index.clone(), &node_name)
+        }
+        None => Enricher::off(),
+    };
+
+    let metrics = Arc::new(AgentMetrics::new(&metrics_options(
+        &config,
+        enricher.is_on(),
+    ))?);
     metrics.set_flow_table_max_flows(config.flow.max_flows as u64);
     metrics.set_kernel_flow_map_capacity(config.flow.kernel_map_entries as u64);
     let readiness = Readiness::new();
@@ -105,11 +128,18 @@ pub async fn run(config: Config) -> Result<(), RuntimeError> {
         FlowTable::new(table_config(&config)),
         ebpf,
         metrics.clone(),
+        enricher,
         config.performance.buffer_size,
     ));
-
-    let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let mut tasks = Vec::new();
+    if let Some(enrichment) = kubernetes {
+        tasks.extend(enrichment.tasks);
+        tasks.push(tokio::spawn(k8s_status::run(
+            enrichment.status,
+            metrics.clone(),
+            readiness.clone(),
+            shutdown_rx.clone(),
+        )));
+    }
 
     // Interfaces first, so the first drain already covers them.
     let selection = interfaces::selection(&config);
@@ -205,6 +235,32 @@ pub async fn run(config: Config) -> Result<(), RuntimeError> {
     state.shutdown();
     info!("all programs detached");
     Ok(())
+}
+
+/// The exporter's options from the configuration. Context labels that need
+/// Kubernetes names are left out without Kubernetes: they would only ever
+/// be empty.
+fn metrics_options(config: &Config, kubernetes: bool) -> MetricsOptions {
+    let prometheus = &config.export.prometheus;
+    let context = |labels: &[crate::config::ContextLabel]| {
+        labels
+            .iter()
+            .filter_map(|l| prom::ContextLabel::from_name(l.as_str()))
+            .filter(|l| kubernetes || !l.needs_kubernetes())
+            .collect()
+    };
+    MetricsOptions {
+        flow_labels: prometheus
+            .labels
+            .iter()
+            .filter_map(|l| prom::FlowLabel::from_name(l.as_str()))
+            .collect(),
+        kube_netc_compat: prometheus.kube_netc_compat,
+        flow_series_retention: prometheus.series_expiry,
+        source_context: context(&prometheus.source_context),
+        destination_context: context(&prometheus.destination_context),
+        ..MetricsOptions::default()
+    }
 }
 
 async fn wait_shutdown(mut rx: watch::Receiver<bool>) {

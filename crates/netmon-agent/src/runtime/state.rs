@@ -12,7 +12,8 @@ use tokio::sync::broadcast;
 
 use crate::{
     api::{FlowEvent, FlowEventKind, FlowSource, FlowView},
-    export::prometheus::AgentMetrics,
+    enrich::{Enricher, Resolver},
+    export::prometheus::{AgentMetrics, FlowContext},
     flow::{Direction, FlowChange, FlowChangeKind, FlowRecord, FlowTable},
 };
 
@@ -21,6 +22,8 @@ pub struct AgentState {
     /// `None` once shut down: dropping the object detaches everything.
     pub ebpf: Mutex<Option<NetmonEbpf>>,
     pub metrics: Arc<AgentMetrics>,
+    /// Names of flow ends (Kubernetes), or nothing when enrichment is off.
+    pub enricher: Enricher,
     local_addresses: RwLock<HashSet<IpAddr>>,
     /// Names of interfaces by index, kept after an interface is gone so
     /// that its flows keep a readable name.
@@ -36,6 +39,7 @@ impl AgentState {
         table: FlowTable,
         ebpf: NetmonEbpf,
         metrics: Arc<AgentMetrics>,
+        enricher: Enricher,
         buffer_size: usize,
     ) -> Self {
         let (events, _) = broadcast::channel(buffer_size.max(16));
@@ -43,6 +47,7 @@ impl AgentState {
             table: Mutex::new(table),
             ebpf: Mutex::new(Some(ebpf)),
             metrics,
+            enricher,
             local_addresses: RwLock::new(HashSet::new()),
             interface_names: RwLock::new(HashMap::new()),
             events,
@@ -80,16 +85,14 @@ impl AgentState {
         if changes.is_empty() {
             return;
         }
-        {
-            let local = self.local_addresses.read().expect("addresses lock");
-            self.metrics
-                .record_changes(changes, |r| direction(r, &local));
-        }
+        let local = self.local_addresses();
+        let mut resolver = self.enricher.resolver();
+        self.metrics
+            .record_changes(changes, |r| context(r, &local, &mut resolver));
         // No receiver: nobody follows, nothing to build.
         if self.events.receiver_count() == 0 {
             return;
         }
-        let local = self.local_addresses();
         let names = self.interface_names.read().expect("names lock");
         for change in changes {
             let event = match change.kind {
@@ -98,9 +101,10 @@ impl AgentState {
                 FlowChangeKind::Closed => FlowEventKind::Closed,
                 FlowChangeKind::Evicted => FlowEventKind::Evicted,
             };
+            let flow_context = context(&change.record, &local, &mut resolver);
             let _ = self.events.send(Arc::new(FlowEvent {
                 event,
-                flow: view(&change.record, &local, &names),
+                flow: view(&change.record, flow_context, &names),
             }));
         }
     }
@@ -111,19 +115,33 @@ impl AgentState {
     }
 }
 
-/// The API's view of a record; callers hold both locks for a whole batch.
-fn view(record: &FlowRecord, local: &HashSet<IpAddr>, names: &HashMap<u32, String>) -> FlowView {
+/// The API's view of a record; callers hold the locks for a whole batch.
+fn view(record: &FlowRecord, context: FlowContext, names: &HashMap<u32, String>) -> FlowView {
     let interface = names.get(&record.ifindex).cloned();
-    FlowView::from_record(record, direction(record, local), interface)
+    FlowView::from_record(record, context.direction, interface, &context.identity)
 }
 
-pub fn direction(record: &FlowRecord, local: &HashSet<IpAddr>) -> Direction {
-    if local.contains(&record.key.initiator.ip) {
+/// A record's direction and names. An end is local when it is one of this
+/// node's addresses or (with Kubernetes) a pod on this node; a local
+/// initiator makes the flow egress, else a local responder ingress, so a
+/// flow between two pods of this node is the initiator's egress.
+pub fn context(
+    record: &FlowRecord,
+    local: &HashSet<IpAddr>,
+    resolver: &mut Resolver<'_>,
+) -> FlowContext {
+    let identity = resolver.identify(record);
+    let direction = if local.contains(&record.key.initiator.ip) || resolver.is_local(&identity.src)
+    {
         Direction::Egress
-    } else if local.contains(&record.key.responder.ip) {
+    } else if local.contains(&record.key.responder.ip) || resolver.is_local(&identity.dst) {
         Direction::Ingress
     } else {
         Direction::Forwarded
+    };
+    FlowContext {
+        direction,
+        identity,
     }
 }
 
@@ -131,8 +149,12 @@ impl FlowSource for AgentState {
     fn snapshot(&self) -> Vec<FlowView> {
         let table = self.table.lock().expect("table lock");
         let local = self.local_addresses();
+        let mut resolver = self.enricher.resolver();
         let names = self.interface_names.read().expect("names lock");
-        table.records().map(|r| view(r, &local, &names)).collect()
+        table
+            .records()
+            .map(|r| view(r, context(r, &local, &mut resolver), &names))
+            .collect()
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Arc<FlowEvent>> {

@@ -13,9 +13,10 @@ use prometheus::{
 use thiserror::Error;
 
 use super::flow_series::FlowSeries;
+use super::k8s::{K8sMetrics, K8sReading};
 use super::kernel::{AttachMode, Hook, InterfaceMetrics, KernelCounters, KernelMetrics};
 use super::kube_netc::KubeNetc;
-use super::options::{FlowLabel, MetricsOptions};
+use super::options::{ContextLabel, FlowContext, FlowLabel, MetricsOptions};
 use super::register::{
     gauge, histogram, histogram_vec, int_counter, int_counter_vec, int_gauge, int_gauge_vec, lock,
     to_i64,
@@ -30,6 +31,8 @@ pub enum MetricsError {
     InvalidBuckets(String),
     #[error("flow_labels: {0:?} is listed more than once")]
     DuplicateFlowLabel(&'static str),
+    #[error("{0}: {1:?} is listed more than once")]
+    DuplicateContextLabel(&'static str, &'static str),
     #[error("creating metrics: {0}")]
     Prometheus(#[from] prometheus::Error),
 }
@@ -77,9 +80,14 @@ const PROCESSING_BUCKETS: [f64; 18] = [
     0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 ];
 
+/// Final statuses of `netmon_flows_total`, for removing expired series.
+const FINAL_STATUSES: [&str; 5] = ["closed", "reset", "refused", "timeout", "evicted"];
+
 pub struct AgentMetrics {
     registry: Registry,
     flow_labels: Vec<FlowLabel>,
+    source_context: Vec<ContextLabel>,
+    destination_context: Vec<ContextLabel>,
 
     flows_active: IntGaugeVec,
     /// `(protocol, direction)` series set by the last `set_active_flows`.
@@ -111,6 +119,7 @@ pub struct AgentMetrics {
     api_follow_lagged_events_total: IntCounter,
 
     kube_netc: Option<KubeNetc>,
+    k8s: K8sMetrics,
 }
 
 fn validate(options: &MetricsOptions) -> Result<(), MetricsError> {
@@ -136,6 +145,16 @@ fn validate(options: &MetricsOptions) -> Result<(), MetricsError> {
             return Err(MetricsError::DuplicateFlowLabel(label.name()));
         }
     }
+    for (name, context) in [
+        ("source_context", &options.source_context),
+        ("destination_context", &options.destination_context),
+    ] {
+        for (i, label) in context.iter().enumerate() {
+            if context[..i].contains(label) {
+                return Err(MetricsError::DuplicateContextLabel(name, label.name()));
+            }
+        }
+    }
     Ok(())
 }
 
@@ -144,11 +163,33 @@ impl AgentMetrics {
         validate(options)?;
         let r = Registry::new();
         let flow_dims = ["protocol", "direction"];
+        // protocol, direction, source_*, destination_*, per-flow labels: the
+        // order `series_labels` builds values in.
+        let context_names: Vec<String> = options
+            .source_context
+            .iter()
+            .map(|l| format!("source_{}", l.name()))
+            .chain(
+                options
+                    .destination_context
+                    .iter()
+                    .map(|l| format!("destination_{}", l.name())),
+            )
+            .collect();
         let traffic_dims: Vec<&str> = flow_dims
             .iter()
             .copied()
+            .chain(context_names.iter().map(String::as_str))
             .chain(options.flow_labels.iter().map(|l| l.name()))
             .collect();
+        let ended_dims: Vec<&str> = traffic_dims
+            .iter()
+            .copied()
+            .chain(std::iter::once("status"))
+            .collect();
+        // Series with labels beyond protocol and direction are removed once
+        // their flows are gone, so they need bookkeeping.
+        let tracks_series = traffic_dims.len() > flow_dims.len();
 
         let tcp_events_total = int_counter_vec(
             &r,
@@ -172,6 +213,8 @@ impl AgentMetrics {
 
         Ok(AgentMetrics {
             flow_labels: options.flow_labels.clone(),
+            source_context: options.source_context.clone(),
+            destination_context: options.destination_context.clone(),
             flows_active: int_gauge_vec(
                 &r,
                 "netmon_flows_active",
@@ -183,13 +226,13 @@ impl AgentMetrics {
                 &r,
                 "netmon_flows_total",
                 "Flows that ended, by final status (evicted: removed while active because the table was full).",
-                &["protocol", "direction", "status"],
+                &ended_dims,
             )?,
             flows_opened_total: int_counter_vec(
                 &r,
                 "netmon_flows_opened_total",
                 "Flows that entered the flow table.",
-                &flow_dims,
+                &traffic_dims,
             )?,
             bytes_total: int_counter_vec(
                 &r,
@@ -203,7 +246,7 @@ impl AgentMetrics {
                 "Packets of all flows, both directions.",
                 &traffic_dims,
             )?,
-            flow_series: (!options.flow_labels.is_empty())
+            flow_series: tracks_series
                 .then(|| Mutex::new(FlowSeries::new(options.flow_series_retention))),
             tcp_connect_latency: histogram(
                 &r,
@@ -273,6 +316,7 @@ impl AgentMetrics {
             } else {
                 None
             },
+            k8s: K8sMetrics::register(&r)?,
             registry: r,
         })
     }
@@ -321,59 +365,83 @@ impl AgentMetrics {
 
     /// Counts a batch of flow table changes. Evictions also count in
     /// `netmon_flow_table_evictions_total`, so the table does not report
-    /// them separately.
-    pub fn record_changes(
+    /// them separately. `context_of` gives each record's direction (and,
+    /// for context labels, its ends' names).
+    pub fn record_changes<C: Into<FlowContext>>(
         &self,
         changes: &[FlowChange],
-        direction_of: impl Fn(&FlowRecord) -> Direction,
+        mut context_of: impl FnMut(&FlowRecord) -> C,
     ) {
         let mut flow_series = self.flow_series.as_ref().map(lock);
         for change in changes {
             let record = &change.record;
+            let context: FlowContext = context_of(record).into();
             let protocol = record.key.protocol.name();
-            let direction = direction_of(record).name();
-            match change.kind {
-                FlowChangeKind::Opened => self
-                    .flows_opened_total
-                    .with_label_values(&[protocol, direction])
-                    .inc(),
-                FlowChangeKind::Updated => {}
-                FlowChangeKind::Closed => self
-                    .flows_total
-                    .with_label_values(&[protocol, direction, record.status.name()])
-                    .inc(),
-                FlowChangeKind::Evicted => {
-                    self.flows_total
-                        .with_label_values(&[protocol, direction, "evicted"])
-                        .inc();
-                    self.flow_table_evictions_total.inc();
-                }
-            }
-
+            let direction = context.direction.name();
             let bytes = change.added_tx.bytes + change.added_rx.bytes;
             let packets = change.added_tx.packets + change.added_rx.packets;
             match flow_series.as_mut() {
                 // The common case stays free of per-change allocations.
                 None => {
                     let labels = [protocol, direction];
-                    self.bytes_total.with_label_values(&labels).inc_by(bytes);
-                    self.packets_total
-                        .with_label_values(&labels)
-                        .inc_by(packets);
+                    self.count_change(change, &labels, bytes, packets);
                 }
                 Some(series) => {
-                    let mut labels = vec![protocol.to_owned(), direction.to_owned()];
-                    labels.extend(self.flow_labels.iter().map(|label| label.value(record)));
-                    self.bytes_total.with_label_values(&labels).inc_by(bytes);
-                    self.packets_total
-                        .with_label_values(&labels)
-                        .inc_by(packets);
+                    let labels = self.series_labels(record, &context);
+                    let refs: Vec<&str> = labels.iter().map(String::as_str).collect();
+                    self.count_change(change, &refs, bytes, packets);
                     let ended =
                         change.kind == FlowChangeKind::Evicted || record.status.is_terminal();
                     series.observe(record.id, &labels, ended, record.updated_at);
                 }
             }
         }
+    }
+
+    /// Counts one change into the series `labels` (without `status`).
+    fn count_change(&self, change: &FlowChange, labels: &[&str], bytes: u64, packets: u64) {
+        let with_status = |status: &'static str| {
+            let mut all = labels.to_vec();
+            all.push(status);
+            all
+        };
+        match change.kind {
+            FlowChangeKind::Opened => self.flows_opened_total.with_label_values(labels).inc(),
+            FlowChangeKind::Updated => {}
+            FlowChangeKind::Closed => self
+                .flows_total
+                .with_label_values(&with_status(change.record.status.name()))
+                .inc(),
+            FlowChangeKind::Evicted => {
+                self.flows_total
+                    .with_label_values(&with_status("evicted"))
+                    .inc();
+                self.flow_table_evictions_total.inc();
+            }
+        }
+        self.bytes_total.with_label_values(labels).inc_by(bytes);
+        self.packets_total.with_label_values(labels).inc_by(packets);
+    }
+
+    /// Label values in `traffic_dims` order.
+    fn series_labels(&self, record: &FlowRecord, context: &FlowContext) -> Vec<String> {
+        let key = &record.key;
+        let mut labels = vec![
+            record.key.protocol.name().to_owned(),
+            context.direction.name().to_owned(),
+        ];
+        labels.extend(
+            self.source_context
+                .iter()
+                .map(|l| l.value(&context.identity.src, key.initiator.ip)),
+        );
+        labels.extend(
+            self.destination_context
+                .iter()
+                .map(|l| l.value(&context.identity.dst, key.responder.ip)),
+        );
+        labels.extend(self.flow_labels.iter().map(|label| label.value(record)));
+        labels
     }
 
     /// Removes per-flow series whose flows all ended at least
@@ -384,9 +452,16 @@ impl AgentMetrics {
             return;
         };
         for labels in lock(series).expire(now) {
-            // NotFound would mean the series was never created; nothing to remove.
+            let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+            // NotFound means the series was never created; nothing to remove.
             let _ = self.bytes_total.remove_label_values(&labels);
             let _ = self.packets_total.remove_label_values(&labels);
+            let _ = self.flows_opened_total.remove_label_values(&labels);
+            for status in FINAL_STATUSES {
+                let mut with_status = labels.clone();
+                with_status.push(status);
+                let _ = self.flows_total.remove_label_values(&with_status);
+            }
         }
     }
 
@@ -454,6 +529,11 @@ impl AgentMetrics {
 
     pub fn add_follow_lagged(&self, missed: u64) {
         self.api_follow_lagged_events_total.inc_by(missed);
+    }
+
+    /// Takes cumulative readings of the Kubernetes watches.
+    pub fn set_k8s(&self, readings: &[K8sReading]) {
+        self.k8s.set(readings);
     }
 
     /// Updates the kube-netc gauges; call once per flush interval with that

@@ -1,6 +1,7 @@
 //! Prometheus exporter: the agent's metrics and the `/metrics` listener.
 
 mod flow_series;
+mod k8s;
 mod kernel;
 mod kube_netc;
 mod metrics;
@@ -11,9 +12,11 @@ mod server;
 #[cfg(test)]
 mod tests;
 
+pub use k8s::K8sReading;
 pub use kernel::{AttachMode, Hook, KernelCounters};
 pub use metrics::{tcp_event_name, AgentMetrics, MetricsError, Stage};
 pub use options::{
-    FlowLabel, MetricsOptions, DEFAULT_CONNECT_LATENCY_BUCKETS, DEFAULT_FLOW_SERIES_RETENTION,
+    ContextLabel, FlowContext, FlowLabel, MetricsOptions, DEFAULT_CONNECT_LATENCY_BUCKETS,
+    DEFAULT_FLOW_SERIES_RETENTION,
 };
 pub use server::{metrics_router, ScrapeHook};

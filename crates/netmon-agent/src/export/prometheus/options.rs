@@ -3,7 +3,73 @@
 
 use std::time::Duration;
 
-use crate::flow::FlowRecord;
+use crate::enrich::{EndpointIdentity, FlowIdentity};
+use crate::flow::{Direction, FlowRecord};
+
+/// What the caller knows about a flow beyond its record: its direction
+/// relative to this node and the names of its ends.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FlowContext {
+    pub direction: Direction,
+    pub identity: FlowIdentity,
+}
+
+impl From<Direction> for FlowContext {
+    fn from(direction: Direction) -> Self {
+        FlowContext {
+            direction,
+            identity: FlowIdentity::default(),
+        }
+    }
+}
+
+/// One label naming a flow end, Hubble's "context": `source_<name>` for
+/// the initiator and `destination_<name>` for the responder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ContextLabel {
+    Namespace,
+    Workload,
+    Pod,
+    Ip,
+}
+
+impl ContextLabel {
+    pub const ALL: [ContextLabel; 4] = [
+        ContextLabel::Namespace,
+        ContextLabel::Workload,
+        ContextLabel::Pod,
+        ContextLabel::Ip,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ContextLabel::Namespace => "namespace",
+            ContextLabel::Workload => "workload",
+            ContextLabel::Pod => "pod",
+            ContextLabel::Ip => "ip",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|label| label.name() == name)
+    }
+
+    /// Whether the label needs Kubernetes names (only `ip` does not).
+    pub fn needs_kubernetes(self) -> bool {
+        self != ContextLabel::Ip
+    }
+
+    /// The value for one end; empty when that end has no such name.
+    pub(crate) fn value(self, end: &EndpointIdentity, ip: std::net::IpAddr) -> String {
+        let text = |value: Option<&str>| value.unwrap_or_default().to_owned();
+        match self {
+            ContextLabel::Namespace => text(end.namespace.as_deref()),
+            ContextLabel::Workload => text(end.workload.as_ref().map(|w| &*w.name)),
+            ContextLabel::Pod => text(end.pod.as_deref()),
+            ContextLabel::Ip => ip.to_canonical().to_string(),
+        }
+    }
+}
 
 /// Extra per-flow labels on `netmon_bytes_total`/`netmon_packets_total`.
 /// `src` is the initiator and `dst` the responder, as in the API.
@@ -72,8 +138,13 @@ pub struct MetricsOptions {
     /// Upper bounds of `netmon_tcp_connect_latency_seconds`, strictly
     /// increasing, in seconds.
     pub connect_latency_buckets: Vec<f64>,
-    /// See [`DEFAULT_FLOW_SERIES_RETENTION`]; only used with `flow_labels`.
+    /// See [`DEFAULT_FLOW_SERIES_RETENTION`]; used with `flow_labels` or
+    /// a context.
     pub flow_series_retention: Duration,
+    /// Labels naming the initiator (`source_*`) and the responder
+    /// (`destination_*`) on the traffic and flow counters.
+    pub source_context: Vec<ContextLabel>,
+    pub destination_context: Vec<ContextLabel>,
 }
 
 impl Default for MetricsOptions {
@@ -83,6 +154,8 @@ impl Default for MetricsOptions {
             kube_netc_compat: false,
             connect_latency_buckets: DEFAULT_CONNECT_LATENCY_BUCKETS.to_vec(),
             flow_series_retention: DEFAULT_FLOW_SERIES_RETENTION,
+            source_context: Vec::new(),
+            destination_context: Vec::new(),
         }
     }
 }

@@ -713,3 +713,114 @@ async fn the_metrics_endpoint_refreshes_then_serves_the_text_format() {
     assert_eq!(get(addr, "/readyz").await.status, 200);
     assert_eq!(get(addr, "/healthz").await.body, "ok");
 }
+
+#[test]
+fn context_labels_name_both_ends_and_expire_with_their_last_flow() {
+    use crate::enrich::{EndpointIdentity, FlowIdentity, Workload};
+    let metrics = AgentMetrics::new(&MetricsOptions {
+        source_context: vec![ContextLabel::Namespace, ContextLabel::Workload],
+        destination_context: vec![ContextLabel::Pod, ContextLabel::Ip],
+        flow_series_retention: Duration::from_secs(300),
+        ..MetricsOptions::default()
+    })
+    .unwrap();
+    let identity = FlowIdentity {
+        src: Arc::new(EndpointIdentity {
+            namespace: Some("checkout".into()),
+            workload: Some(Workload {
+                kind: "Deployment".into(),
+                name: "frontend".into(),
+            }),
+            pod: Some("frontend-1".into()),
+            ..EndpointIdentity::default()
+        }),
+        dst: Arc::new(EndpointIdentity {
+            namespace: Some("payments".into()),
+            pod: Some("api-0".into()),
+            ..EndpointIdentity::default()
+        }),
+    };
+    let flow = record(1, Protocol::Tcp, "10.0.0.1", 40000, "10.0.0.2", 443);
+    let context = |_: &FlowRecord| FlowContext {
+        direction: Direction::Egress,
+        identity: identity.clone(),
+    };
+    metrics.record_changes(
+        &[
+            change(FlowChangeKind::Opened, &flow, (100, 1), (0, 0)),
+            change(
+                FlowChangeKind::Closed,
+                &ended(flow.clone(), FlowStatus::Refused, 10 * SECOND),
+                (0, 0),
+                (60, 1),
+            ),
+        ],
+        context,
+    );
+    let labels = [
+        ("protocol", "tcp"),
+        ("direction", "egress"),
+        ("source_namespace", "checkout"),
+        ("source_workload", "frontend"),
+        ("destination_pod", "api-0"),
+        ("destination_ip", "10.0.0.2"),
+    ];
+    assert_eq!(value(&metrics, "netmon_bytes_total", &labels), Some(160.0));
+    assert_eq!(value(&metrics, "netmon_packets_total", &labels), Some(2.0));
+    assert_eq!(
+        value(&metrics, "netmon_flows_opened_total", &labels),
+        Some(1.0)
+    );
+    let mut refused = labels.to_vec();
+    refused.push(("status", "refused"));
+    assert_eq!(value(&metrics, "netmon_flows_total", &refused), Some(1.0));
+
+    metrics.expire_flow_series(309 * SECOND);
+    assert_eq!(value(&metrics, "netmon_bytes_total", &labels), Some(160.0));
+    metrics.expire_flow_series(310 * SECOND);
+    for name in [
+        "netmon_bytes_total",
+        "netmon_packets_total",
+        "netmon_flows_opened_total",
+        "netmon_flows_total",
+    ] {
+        assert_eq!(series_count(&metrics, name), 0, "{name}");
+    }
+}
+
+#[test]
+fn a_context_label_listed_twice_is_refused() {
+    let error = AgentMetrics::new(&MetricsOptions {
+        destination_context: vec![ContextLabel::Pod, ContextLabel::Pod],
+        ..MetricsOptions::default()
+    })
+    .err()
+    .unwrap();
+    assert_eq!(
+        error.to_string(),
+        "destination_context: \"pod\" is listed more than once"
+    );
+}
+
+#[test]
+fn kubernetes_watch_readings_become_sync_status_objects_and_error_totals() {
+    let metrics = default_metrics();
+    let reading = |synced, objects, errors| K8sReading {
+        resource: "pods",
+        synced,
+        objects,
+        errors,
+    };
+    metrics.set_k8s(&[reading(false, 0, 2)]);
+    metrics.set_k8s(&[reading(true, 12, 3)]);
+    let pods = [("resource", "pods")];
+    assert_eq!(value(&metrics, "netmon_k8s_sync_status", &pods), Some(1.0));
+    assert_eq!(
+        value(&metrics, "netmon_k8s_cached_objects", &pods),
+        Some(12.0)
+    );
+    assert_eq!(
+        value(&metrics, "netmon_k8s_watch_errors_total", &pods),
+        Some(3.0)
+    );
+}
