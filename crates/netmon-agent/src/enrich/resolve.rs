@@ -155,7 +155,6 @@ mod tests {
                 namespace: Arc::from("shop"),
                 name: Arc::from(name),
             },
-            uid: name.into(),
             node: Some(Arc::from(node)),
             ips: vec![ip.parse().unwrap()],
             host_network: false,

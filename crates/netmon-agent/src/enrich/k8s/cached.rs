@@ -46,8 +46,6 @@ impl PortProtocol {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CachedPod {
     pub key: ObjectKey,
-    /// A pod recreated under the same name is a different pod.
-    pub uid: Box<str>,
     pub node: Option<Arc<str>>,
     pub ips: Vec<IpAddr>,
     pub host_network: bool,

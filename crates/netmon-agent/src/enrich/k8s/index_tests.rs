@@ -17,7 +17,6 @@ fn ip(text: &str) -> IpAddr {
 fn pod(namespace: &str, name: &str, address: &str, created: i64) -> CachedPod {
     CachedPod {
         key: key(namespace, name),
-        uid: format!("uid-{name}").into(),
         node: Some(Arc::from("node-a")),
         ips: vec![ip(address)],
         host_network: false,

@@ -85,7 +85,6 @@ pub fn pod(pod: &Pod, options: &StripOptions, strings: &mut Interner) -> Option<
     kept.sort();
     Some(CachedPod {
         key,
-        uid: meta.uid.as_deref().unwrap_or("").into(),
         node: spec
             .and_then(|s| s.node_name.as_deref())
             .map(|n| strings.intern(n)),
@@ -230,7 +229,6 @@ mod tests {
         let cached = super::pod(&pod, &options(), &mut strings).unwrap();
         assert_eq!(&*cached.key.namespace, "shop");
         assert_eq!(&*cached.key.name, "web-7d9-abcde");
-        assert_eq!(&*cached.uid, "u1");
         assert_eq!(cached.node.as_deref(), Some("node-a"));
         assert_eq!(
             cached.ips,
