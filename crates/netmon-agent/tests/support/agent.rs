@@ -38,6 +38,18 @@ pub struct AgentConfig {
     pub interfaces: Vec<String>,
     /// `capture.attach_mode` (`auto` when `None`).
     pub attach_mode: Option<&'static str>,
+    /// Kubernetes enrichment through this kubeconfig and node name; without
+    /// it `kubernetes.mode` is `off`, so that a kubeconfig on the test
+    /// machine cannot change what a test sees.
+    pub kubernetes: Option<KubernetesSettings>,
+    /// Extra `export.prometheus` keys, as YAML lines indented by 4.
+    pub prometheus_yaml: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct KubernetesSettings {
+    pub kubeconfig: std::path::PathBuf,
+    pub node_name: String,
 }
 
 impl Default for AgentConfig {
@@ -48,6 +60,8 @@ impl Default for AgentConfig {
             closed_retention: Duration::from_secs(120),
             interfaces: Vec::new(),
             attach_mode: None,
+            kubernetes: None,
+            prometheus_yaml: String::new(),
         }
     }
 }
@@ -67,6 +81,18 @@ impl AgentConfig {
         );
         if let Some(mode) = self.attach_mode {
             yaml.push_str(&format!("capture:\n  attach_mode: {mode}\n"));
+        }
+        match &self.kubernetes {
+            Some(k8s) => yaml.push_str(&format!(
+                "kubernetes:\n  mode: on\n  kubeconfig: {}\n  node_name: {}\n",
+                k8s.kubeconfig.display(),
+                k8s.node_name
+            )),
+            None => yaml.push_str("kubernetes:\n  mode: off\n"),
+        }
+        if !self.prometheus_yaml.is_empty() {
+            yaml.push_str("export:\n  prometheus:\n");
+            yaml.push_str(&self.prometheus_yaml);
         }
         yaml
     }
@@ -375,6 +401,12 @@ impl FlowQuery {
         self
     }
 
+    /// A Kubernetes name filter: `pod`, `src_namespace`, `dst_service`, ...
+    pub fn name(mut self, filter: &'static str, value: &str) -> Self {
+        self.params.push((filter, value.to_string()));
+        self
+    }
+
     fn follow(mut self) -> Self {
         self.params.push(("follow", "true".to_string()));
         self
@@ -426,6 +458,9 @@ pub struct Flow {
     pub icmp_type: Option<u8>,
     #[serde(default)]
     pub icmp_code: Option<u8>,
+    /// Everything else, notably the Kubernetes `src_*`/`dst_*` names.
+    #[serde(flatten)]
+    pub other: BTreeMap<String, serde_json::Value>,
 }
 
 impl Flow {
@@ -436,6 +471,11 @@ impl Flow {
             rx_bytes: self.rx_bytes,
             rx_packets: self.rx_packets,
         }
+    }
+
+    /// A Kubernetes name field (`src_pod`, `dst_service`, ...), `None` when null.
+    pub fn name(&self, field: &str) -> Option<&str> {
+        self.other.get(field).and_then(|v| v.as_str())
     }
 
     pub fn has_tcp_flags(&self, flags: &[&str]) -> bool {

@@ -33,6 +33,27 @@ pub fn tcp_exchange(
     request_bytes: usize,
     response_bytes: usize,
 ) -> Endpoints {
+    tcp_exchange_via(
+        client_ns,
+        server_ns,
+        server,
+        server,
+        request_bytes,
+        response_bytes,
+    )
+}
+
+/// Like [`tcp_exchange`], with the client connecting to `connect_to` (a
+/// Service address the node translates) while the server listens on
+/// `server`. The returned `server` is `connect_to`, as the client saw it.
+pub fn tcp_exchange_via(
+    client_ns: &str,
+    server_ns: &str,
+    server: SocketAddr,
+    connect_to: SocketAddr,
+    request_bytes: usize,
+    response_bytes: usize,
+) -> Endpoints {
     let listener = TcpServer::listen(server_ns, server);
     let server_thread = std::thread::spawn(move || {
         let (mut stream, _) = listener.listener.accept().expect("accept");
@@ -44,9 +65,9 @@ pub fn tcp_exchange(
     });
 
     let mut stream = in_netns(client_ns, || {
-        TcpStream::connect_timeout(&server, IO_TIMEOUT)
+        TcpStream::connect_timeout(&connect_to, IO_TIMEOUT)
     })
-    .unwrap_or_else(|e| panic!("connect from {client_ns} to {server}: {e}"));
+    .unwrap_or_else(|e| panic!("connect from {client_ns} to {connect_to}: {e}"));
     let client = stream.local_addr().expect("local addr");
     stream.set_read_timeout(Some(IO_TIMEOUT)).expect("timeout");
     stream.set_write_timeout(Some(IO_TIMEOUT)).expect("timeout");
@@ -64,7 +85,10 @@ pub fn tcp_exchange(
         received_by_client, response_bytes,
         "the client received every response byte"
     );
-    Endpoints { client, server }
+    Endpoints {
+        client,
+        server: connect_to,
+    }
 }
 
 /// A listening TCP socket in a namespace.
