@@ -19,7 +19,7 @@ pub async fn connect(config: &KubernetesConfig) -> Result<Connection, K8sError> 
             reason: "kubernetes.mode is off".into(),
         });
     }
-    let client_config = match &config.kubeconfig {
+    let mut client_config = match &config.kubeconfig {
         Some(path) => {
             let kubeconfig =
                 Kubeconfig::read_from(path).map_err(|source| K8sError::Kubeconfig {
@@ -43,5 +43,9 @@ pub async fn connect(config: &KubernetesConfig) -> Result<Connection, K8sError> 
             Err(error) => return Err(K8sError::NotConfigured(error.to_string())),
         },
     };
+    // kube retries 429/503/504 itself, for minutes, which would hide an
+    // outage from the sync status; the watches back off and relist on
+    // their own (watch.rs), so a failure is reported as soon as it happens.
+    client_config.default_retry = false;
     Ok(Connection::Client(kube::Client::try_from(client_config)?))
 }
