@@ -101,6 +101,12 @@ impl Cluster {
     /// node, behind Service payments-api) and `c` (payments/batch, said to
     /// run on another node).
     fn start(prometheus_yaml: &str) -> Cluster {
+        Self::start_with(prometheus_yaml, false)
+    }
+
+    /// With `outage`, the API server is down when the agent starts, and the
+    /// agent is not waited for to sync.
+    fn start_with(prometheus_yaml: &str, outage: bool) -> Cluster {
         let topology = Topology::build(&["a", "b", "c"], Offloads::Off);
         let node_name = node_name(&topology);
         let listener = in_netns(topology.node().name(), || TcpListener::bind("127.0.0.1:0"))
@@ -169,6 +175,7 @@ impl Cluster {
             b.ipv4
         );
         topology.node().exec_with_stdin("nft", &["-f", "-"], &rule);
+        api.set_outage(outage);
 
         let agent = Agent::start(
             topology.node(),
@@ -188,7 +195,9 @@ impl Cluster {
             node_name,
             _dir: dir,
         };
-        cluster.wait_until_synced();
+        if !outage {
+            cluster.wait_until_synced();
+        }
         cluster
     }
 
@@ -662,4 +671,112 @@ fn counting_goes_on_through_an_api_outage_and_names_resume_after_it() {
         Some("batch-1"),
         "the relist brought the change"
     );
+}
+
+#[test]
+fn an_api_server_down_at_start_leaves_flows_counted_and_names_them_once_it_is_back() {
+    if missing_prerequisites(TOPOLOGY_TOOLS) {
+        return;
+    }
+    let cluster = Cluster::start_with("", true);
+    let (a, b) = (cluster.topology.pod("a"), cluster.topology.pod("b"));
+    // Ready (Agent::start waited for it) although nothing is synced.
+    cluster.wait_for_sync_status(0.0);
+    let ready = cluster.agent.get_metrics_listener("/readyz");
+    assert_eq!(ready.status, 200);
+    assert!(
+        ready.body.contains("kubernetes: not synced"),
+        "{}",
+        ready.body
+    );
+
+    let server = SocketAddr::new(b.ip(IpVersion::V4), 7200);
+    let truth = count_flow(
+        &a.ns,
+        &b.ns,
+        "early",
+        FlowMatch::Tcp {
+            client: a.ip(IpVersion::V4),
+            server,
+        },
+    );
+    let early = tcp_exchange(a.ns_name(), b.ns_name(), server, 40_000, 40_000);
+    let query = FlowQuery::new()
+        .ip(early.client.ip())
+        .port(early.client.port());
+    let flow =
+        cluster
+            .agent
+            .wait_for_flow_with(&query, "closed", truth.read_when_quiet().link_layer());
+    assert_eq!(flow.name("src_pod"), None, "nothing is known yet");
+    assert_eq!(
+        flow.direction, "forwarded",
+        "no pod is known to be local yet"
+    );
+
+    cluster.api.set_outage(false);
+    cluster.wait_for_sync_status(1.0);
+    // The same flow, named now that its pods are known.
+    let flow = cluster.agent.flows(&query).pop().expect("the early flow");
+    assert_eq!(flow.name("src_pod"), Some("frontend-7d9-x1"));
+    assert_eq!(flow.name("dst_pod"), Some("api-5f6-y2"));
+    assert_eq!(flow.direction, "egress");
+}
+
+#[test]
+fn without_an_api_server_enrichment_is_off_with_one_log_line_and_counting_works() {
+    if missing_prerequisites(TOPOLOGY_TOOLS) {
+        return;
+    }
+    let topology = Topology::build(&["a", "b"], Offloads::Off);
+    let agent = Agent::start(
+        topology.node(),
+        AgentConfig {
+            kubernetes_auto: true,
+            ..AgentConfig::default()
+        },
+    );
+    let (a, b) = (topology.pod("a"), topology.pod("b"));
+    let server = SocketAddr::new(b.ip(IpVersion::V6), 7300);
+    let truth = count_flow(
+        &a.ns,
+        &b.ns,
+        "plain",
+        FlowMatch::Tcp {
+            client: a.ip(IpVersion::V6),
+            server,
+        },
+    );
+    let ends = tcp_exchange(a.ns_name(), b.ns_name(), server, 20_000, 20_000);
+    let flow = agent.wait_for_flow_with(
+        &FlowQuery::new()
+            .ip(ends.client.ip())
+            .port(ends.client.port()),
+        "closed",
+        truth.read_when_quiet().link_layer(),
+    );
+    assert_eq!(flow.name("src_pod"), None);
+    assert_eq!(flow.other["src_labels"], json!({}));
+
+    let log = agent.log();
+    let off_lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("Kubernetes enrichment is off"))
+        .collect();
+    assert_eq!(off_lines.len(), 1, "one clear line: {log}");
+    assert!(
+        off_lines[0].contains("no Kubernetes API server is configured"),
+        "{}",
+        off_lines[0]
+    );
+    let metrics = agent.metrics();
+    assert!(
+        metrics
+            .samples
+            .iter()
+            .all(|s| !s.name.starts_with("netmon_k8s_")
+                && !s.labels.contains_key("source_namespace")),
+        "no Kubernetes series or labels without Kubernetes"
+    );
+    agent.stop_and_expect_clean_exit();
 }

@@ -39,9 +39,12 @@ pub struct AgentConfig {
     /// `capture.attach_mode` (`auto` when `None`).
     pub attach_mode: Option<&'static str>,
     /// Kubernetes enrichment through this kubeconfig and node name; without
-    /// it `kubernetes.mode` is `off`, so that a kubeconfig on the test
-    /// machine cannot change what a test sees.
+    /// it `kubernetes.mode` is `off` (or `auto` with `kubernetes_auto`).
+    /// The agent never sees the test machine's `KUBECONFIG`,
+    /// `~/.kube/config` or in-cluster variables either way.
     pub kubernetes: Option<KubernetesSettings>,
+    /// Leave `kubernetes.mode` at its default, `auto`.
+    pub kubernetes_auto: bool,
     /// Extra `export.prometheus` keys, as YAML lines indented by 4.
     pub prometheus_yaml: String,
 }
@@ -61,6 +64,7 @@ impl Default for AgentConfig {
             interfaces: Vec::new(),
             attach_mode: None,
             kubernetes: None,
+            kubernetes_auto: false,
             prometheus_yaml: String::new(),
         }
     }
@@ -88,6 +92,7 @@ impl AgentConfig {
                 k8s.kubeconfig.display(),
                 k8s.node_name
             )),
+            None if self.kubernetes_auto => {}
             None => yaml.push_str("kubernetes:\n  mode: off\n"),
         }
         if !self.prometheus_yaml.is_empty() {
@@ -148,6 +153,14 @@ impl Agent {
                 command.env_remove(name);
             }
         }
+        // Nor may the machine's Kubernetes access: the test says what the
+        // agent can reach.
+        command
+            .env_remove("KUBECONFIG")
+            .env_remove("KUBERNETES_SERVICE_HOST")
+            .env_remove("KUBERNETES_SERVICE_PORT")
+            .env_remove("NODE_NAME")
+            .env("HOME", dir.path());
         let child = command
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("clone log handle"))
