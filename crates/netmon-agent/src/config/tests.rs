@@ -303,6 +303,30 @@ fn semantic_problems_name_the_setting_to_change() {
              (export.prometheus.address and port): both would bind port 9091",
         ),
         (
+            "export:\n  prometheus:\n    destination_context: [pod, ip, pod]\n",
+            "export.prometheus.destination_context[2]: pod is listed more than once",
+        ),
+        (
+            "export:\n  prometheus:\n    series_expiry: 0s\n",
+            "export.prometheus.series_expiry: must be greater than 0 (series would vanish between scrapes)",
+        ),
+        (
+            "kubernetes:\n  kubeconfig: /nonexistent/netmon-kubeconfig\n",
+            "kubernetes.kubeconfig: /nonexistent/netmon-kubeconfig: No such file or directory (os error 2)",
+        ),
+        (
+            "kubernetes:\n  node_name: Node_1\n",
+            "kubernetes.node_name: \"Node_1\" is not a Kubernetes node name (lower-case letters, digits, '-' and '.', at most 253)",
+        ),
+        (
+            "kubernetes:\n  pod_labels: [app, -bad]\n",
+            "kubernetes.pod_labels[1]: \"-bad\" is not a Kubernetes label key ([prefix/]name)",
+        ),
+        (
+            "kubernetes:\n  zone_label: \"a/b/c\"\n",
+            "kubernetes.zone_label: \"a/b/c\" is not a Kubernetes label key ([prefix/]name)",
+        ),
+        (
             "performance:\n  workers: 0\n",
             "performance.workers: must be from 1 to 256, got 0",
         ),

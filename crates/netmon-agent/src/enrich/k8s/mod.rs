@@ -66,15 +66,21 @@ impl K8sEnrichment {
 /// This node's name: the setting, else `NODE_NAME` (the DaemonSet sets it
 /// from the downward API), else the host name.
 pub fn node_name(config: &KubernetesConfig) -> String {
+    choose_node_name(config, std::env::var("NODE_NAME").ok(), host_name)
+}
+
+fn choose_node_name(
+    config: &KubernetesConfig,
+    from_env: Option<String>,
+    host_name: impl FnOnce() -> String,
+) -> String {
     if !config.node_name.is_empty() {
         return config.node_name.clone();
     }
-    if let Ok(name) = std::env::var("NODE_NAME") {
-        if !name.is_empty() {
-            return name;
-        }
+    match from_env {
+        Some(name) if !name.is_empty() => name,
+        _ => host_name(),
     }
-    host_name()
 }
 
 fn host_name() -> String {
@@ -87,4 +93,30 @@ fn host_name() -> String {
     }
     let end = buffer.iter().position(|b| *b == 0).unwrap_or(buffer.len());
     String::from_utf8_lossy(&buffer[..end]).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_node_name_is_the_setting_then_node_name_then_the_host_name() {
+        let mut config = KubernetesConfig::default();
+        let host = || "host-1".to_owned();
+        assert_eq!(choose_node_name(&config, None, host), "host-1");
+        assert_eq!(
+            choose_node_name(&config, Some(String::new()), host),
+            "host-1"
+        );
+        assert_eq!(
+            choose_node_name(&config, Some("node-env".into()), host),
+            "node-env"
+        );
+        config.node_name = "node-set".into();
+        assert_eq!(
+            choose_node_name(&config, Some("node-env".into()), host),
+            "node-set"
+        );
+        assert!(!host_name().is_empty(), "this machine has a host name");
+    }
 }
