@@ -12,13 +12,16 @@ fi
 # clang-19/llvm-19/libbpf-dev: build the C eBPF programs; bpftool: inspect
 # them; iproute2/nftables/ethtool/iputils-ping/iperf3: end-to-end tests and
 # benchmarks (jq/curl read the agent in benches/overhead.sh); prometheus:
-# promtool validates the metrics exposition.
+# promtool validates the metrics exposition and the dashboard's PromQL.
 packages=(clang-19 llvm-19 libbpf-dev linux-libc-dev bpftool iproute2 nftables ethtool
           iputils-ping iperf3 prometheus procps jq curl)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# kubectl renders deploy/kubernetes (`kubectl kustomize`) in the manifest
+# tests. Any kubectl will do; Debian's is the kubernetes-client package.
+command -v kubectl >/dev/null || missing+=(kubernetes-client)
 if ((${#missing[@]})); then
     echo "setup.sh: installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive

@@ -642,7 +642,35 @@ fn populated_metrics() -> AgentMetrics {
     metrics.observe_processing(Stage::Merge, Duration::from_millis(1));
     metrics.set_process(1, 1.0);
     metrics.add_follow_lagged(1);
+    metrics.set_k8s(&[K8sReading {
+        resource: "pods",
+        synced: true,
+        objects: 3,
+        errors: 1,
+    }]);
     metrics
+}
+
+/// Metric names of the tables in docs/metrics.md (first column).
+fn documented_metrics() -> std::collections::BTreeSet<String> {
+    let docs = include_str!("../../../../../docs/metrics.md");
+    docs.lines()
+        .filter_map(|line| line.strip_prefix("| `netmon_"))
+        .filter_map(|rest| rest.split('`').next())
+        .map(|name| format!("netmon_{name}"))
+        .collect()
+}
+
+#[test]
+fn every_exported_metric_is_documented_and_every_documented_one_exported() {
+    let exported: std::collections::BTreeSet<String> = populated_metrics()
+        .registry()
+        .gather()
+        .iter()
+        .map(|family| family.name().to_owned())
+        .filter(|name| name.starts_with("netmon_"))
+        .collect();
+    assert_eq!(exported, documented_metrics());
 }
 
 /// `promtool check metrics` on the populated registry: the text parses and
