@@ -33,9 +33,9 @@ pub use env::{process_env, var_name, CONFIG_VAR};
 pub use error::{ConfigErrors, ConfigProblem, SourceError, SourceName, EXIT_INVALID_CONFIG};
 pub use load::load;
 pub use model::{
-    ApiConfig, AttachMode, CaptureConfig, Config, ContextLabel, ExportConfig, FlowConfig,
-    FlowLabel, KubernetesConfig, KubernetesMode, LogConfig, LogFormat, LogLevel, PerformanceConfig,
-    PrometheusConfig,
+    ApiConfig, AttachMode, CaptureConfig, Config, ContextLabel, ExportConfig, FeaturesConfig,
+    FlowConfig, FlowLabel, KubernetesConfig, KubernetesMode, LogConfig, LogFormat, LogLevel,
+    PerformanceConfig, PrometheusConfig,
 };
 
 /// What the agent does after reading its configuration.

@@ -27,6 +27,8 @@ pub struct Config {
     pub kubernetes: KubernetesConfig,
     /// The flow query API.
     pub api: ApiConfig,
+    /// Optional analyses beyond counting: each has its own section.
+    pub features: FeaturesConfig,
     /// Runtime sizing.
     pub performance: PerformanceConfig,
     /// Logging.
@@ -301,6 +303,11 @@ impl Default for ApiConfig {
         }
     }
 }
+
+/// `features.*`: optional analyses beyond counting, one section each.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FeaturesConfig {}
 
 /// `performance.*`: runtime sizing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

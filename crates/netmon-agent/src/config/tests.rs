@@ -137,7 +137,7 @@ fn unknown_keys_are_reported_at_any_depth_with_the_keys_expected_there() {
     let cases = [
         (
             "flw:\n  max_flows: 1\n",
-            "flw: unknown key (expected one of: capture, flow, export, kubernetes, api, performance, log)",
+            "flw: unknown key (expected one of: capture, flow, export, kubernetes, api, features, performance, log)",
         ),
         (
             "flow:\n  flow_timout: 3s\n",
@@ -419,7 +419,7 @@ fn a_file_that_is_not_a_mapping_is_one_line_naming_the_file() {
         lines(result),
         [
             "netmon.yaml: expected a mapping of settings at the top level (keys: capture, flow, \
-          export, kubernetes, api, performance, log), found a list"
+          export, kubernetes, api, features, performance, log), found a list"
         ]
     );
 }
@@ -455,7 +455,7 @@ flow:
     // The anchor holder is itself an unknown key, but the merged value lands.
     assert_eq!(
         problems_in(yaml),
-        ["x-timing: unknown key (expected one of: capture, flow, export, kubernetes, api, performance, log)"]
+        ["x-timing: unknown key (expected one of: capture, flow, export, kubernetes, api, features, performance, log)"]
     );
     let yaml = "flow: &flow\n  flow_timeout: 30s\n  <<: {flush_interval: 2s}\n";
     let config = Config::from_yaml_str(yaml).unwrap();
