@@ -229,6 +229,67 @@ static __always_inline void count_interface(__u32 slot, __u32 hook, __u64 bytes,
 	}
 }
 
+static __always_inline __u32 size_bucket(__u64 size)
+{
+	if (size <= NETMON_PACKET_SIZE_BOUND_0)
+		return 0;
+	if (size <= NETMON_PACKET_SIZE_BOUND_1)
+		return 1;
+	if (size <= NETMON_PACKET_SIZE_BOUND_2)
+		return 2;
+	if (size <= NETMON_PACKET_SIZE_BOUND_3)
+		return 3;
+	if (size <= NETMON_PACKET_SIZE_BOUND_4)
+		return 4;
+	if (size <= NETMON_PACKET_SIZE_BOUND_5)
+		return 5;
+	if (size <= NETMON_PACKET_SIZE_BOUND_6)
+		return 6;
+	if (size <= NETMON_PACKET_SIZE_BOUND_7)
+		return 7;
+	if (size <= NETMON_PACKET_SIZE_BOUND_8)
+		return 8;
+	return 9;
+}
+
+/* A GSO/GRO skb is spread evenly over its segments: each is counted as
+ * len / segs bytes (headers are in len once, so this is a little under the
+ * wire size of a segment; exact for ordinary packets). */
+static __always_inline void count_packet_size(__u64 bytes, __u64 packets)
+{
+	__u64 each = packets > 1 ? bytes / packets : bytes;
+	__u32 bucket = size_bucket(each);
+	struct netmon_size_bucket *b = bpf_map_lookup_elem(&netmon_packet_sizes, &bucket);
+	if (b) {
+		b->packets += packets; /* per-CPU value: no other writer */
+		b->bytes += bytes;
+	}
+}
+
+static __always_inline void count_icmp(struct netmon_flow_key *flow, struct packet_info *info,
+				       __u64 packets)
+{
+	struct netmon_icmp_key key = {
+		.ip_version = flow->ip_version,
+		.type = info->icmp_type,
+		.code = info->icmp_code,
+	};
+	__u64 *count = bpf_map_lookup_elem(&netmon_icmp, &key);
+	if (count) {
+		*count += packets; /* per-CPU value: no other writer */
+		return;
+	}
+	/* On a per-CPU hash this sets this CPU's value; the others start at 0.
+	 * EEXIST means another CPU created the key meanwhile: look again. */
+	if (bpf_map_update_elem(&netmon_icmp, &key, &packets, BPF_NOEXIST) == 0)
+		return;
+	count = bpf_map_lookup_elem(&netmon_icmp, &key);
+	if (count)
+		*count += packets;
+	else
+		netmon_stat_add(NETMON_STAT_ICMP_MAP_FULL, packets);
+}
+
 static __always_inline void add_to_flow(struct netmon_flow_counters *c, __u64 bytes,
 					__u64 packets, __u64 now, struct packet_info *info)
 {
@@ -309,6 +370,9 @@ static __always_inline int handle_packet(struct __sk_buff *skb, __u32 hook)
 		}
 	}
 
+	/* Once per packet crossing the node, like the flow counters. */
+	count_packet_size(bytes, packets);
+
 	struct netmon_flow_key key = {};
 	struct packet_info info = {};
 	struct packet_cursor cur = {
@@ -325,6 +389,9 @@ static __always_inline int handle_packet(struct __sk_buff *skb, __u32 hook)
 		if (key.ip_version == 0)
 			return TC_ACT_UNSPEC_;
 	}
+
+	if (info.is_icmp)
+		count_icmp(&key, &info, packets);
 
 	__u32 zero = 0;
 	struct netmon_control *control = bpf_map_lookup_elem(&netmon_control, &zero);

@@ -61,6 +61,20 @@ struct {
 	__type(value, struct netmon_conn_state);
 } netmon_conns SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NETMON_PACKET_SIZE_BUCKETS);
+	__type(key, __u32);
+	__type(value, struct netmon_size_bucket);
+} netmon_packet_sizes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, NETMON_ICMP_MAP_ENTRIES);
+	__type(key, struct netmon_icmp_key);
+	__type(value, __u64);
+} netmon_icmp SEC(".maps");
+
 static __always_inline void netmon_stat_add(__u32 index, __u64 value)
 {
 	__u64 *counter = bpf_map_lookup_elem(&netmon_stats, &index);

@@ -113,7 +113,38 @@ enum netmon_stat {
 	NETMON_STAT_EVENTS_DROPPED = 5, /* ring buffer full */
 	NETMON_STAT_CONN_MAP_FULL = 6, /* connections not tracked: map full */
 	NETMON_STAT_FORWARDED_SKIPPED = 7, /* egress packets already counted at ingress */
-	NETMON_STAT_MAX = 8,
+	NETMON_STAT_ICMP_MAP_FULL = 8, /* ICMP packets whose type/code found no room */
+	NETMON_STAT_MAX = 9,
+};
+
+/* Packet size histogram: a per-CPU array of NETMON_PACKET_SIZE_BUCKETS
+ * buckets. Bucket i holds packets of at most NETMON_PACKET_SIZE_BOUND_i
+ * link-layer bytes (and more than bound i-1); the last bucket has no upper
+ * bound. Bounds follow the common sizes: minimum frame, small requests,
+ * 1514 (a full 1500-MTU Ethernet frame), jumbo 9018. */
+#define NETMON_PACKET_SIZE_BUCKETS 10
+#define NETMON_PACKET_SIZE_BOUND_0 64
+#define NETMON_PACKET_SIZE_BOUND_1 128
+#define NETMON_PACKET_SIZE_BOUND_2 256
+#define NETMON_PACKET_SIZE_BOUND_3 512
+#define NETMON_PACKET_SIZE_BOUND_4 1024
+#define NETMON_PACKET_SIZE_BOUND_5 1514
+#define NETMON_PACKET_SIZE_BOUND_6 2048
+#define NETMON_PACKET_SIZE_BOUND_7 4096
+#define NETMON_PACKET_SIZE_BOUND_8 9018
+
+struct netmon_size_bucket {
+	__u64 packets;
+	__u64 bytes;
+};
+
+/* ICMP and ICMPv6 messages by type and code: a per-CPU hash. */
+#define NETMON_ICMP_MAP_ENTRIES 1024
+struct netmon_icmp_key {
+	__u8 ip_version; /* 4: ICMP, 6: ICMPv6 */
+	__u8 type;
+	__u8 code;
+	__u8 _pad;
 };
 
 /* TCP connection lifecycle, from tracepoint sock:inet_sock_set_state. */

@@ -27,6 +27,8 @@ pub mod names {
     pub const TC_INGRESS_PROG: &str = "netmon_tc_ingress";
     pub const TC_EGRESS_PROG: &str = "netmon_tc_egress";
     pub const TCP_STATE_PROG: &str = "netmon_tcp_state";
+    pub const PACKET_SIZES_MAP: &str = "netmon_packet_sizes";
+    pub const ICMP_MAP: &str = "netmon_icmp";
 }
 
 /// `struct netmon_flow_key`: one direction of a flow.
@@ -138,9 +140,10 @@ pub enum Stat {
     EventsDropped = 5,
     ConnMapFull = 6,
     ForwardedSkipped = 7,
+    IcmpMapFull = 8,
 }
 
-pub const STAT_COUNT: u32 = 8;
+pub const STAT_COUNT: u32 = 9;
 
 impl Stat {
     pub const ALL: [Stat; STAT_COUNT as usize] = [
@@ -152,8 +155,40 @@ impl Stat {
         Stat::EventsDropped,
         Stat::ConnMapFull,
         Stat::ForwardedSkipped,
+        Stat::IcmpMapFull,
     ];
 }
+
+/// Upper bounds of the packet size histogram's buckets in link-layer bytes
+/// (`NETMON_PACKET_SIZE_BOUND_*`); the last of the
+/// [`PACKET_SIZE_BUCKETS`] buckets has none.
+pub const PACKET_SIZE_BOUNDS: [u64; 9] = [64, 128, 256, 512, 1024, 1514, 2048, 4096, 9018];
+pub const PACKET_SIZE_BUCKETS: u32 = 10;
+const _: () = assert!(PACKET_SIZE_BOUNDS.len() as u32 + 1 == PACKET_SIZE_BUCKETS);
+
+/// `struct netmon_size_bucket`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SizeBucket {
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+const _: () = assert!(size_of::<SizeBucket>() == 16);
+
+pub const ICMP_MAP_ENTRIES: u32 = 1024;
+
+/// `struct netmon_icmp_key`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
+pub struct IcmpKey {
+    pub ip_version: u8,
+    pub icmp_type: u8,
+    pub code: u8,
+    pub _pad: u8,
+}
+
+const _: () = assert!(size_of::<IcmpKey>() == 4);
 
 /// `enum netmon_tcp_event_kind`.
 pub mod tcp_event_kind {
@@ -227,4 +262,6 @@ mod pod {
     unsafe impl aya::Pod for super::IfaceConfig {}
     unsafe impl aya::Pod for super::Control {}
     unsafe impl aya::Pod for super::ConnState {}
+    unsafe impl aya::Pod for super::SizeBucket {}
+    unsafe impl aya::Pod for super::IcmpKey {}
 }

@@ -12,6 +12,15 @@ fn clang_sizes() -> Option<String> {
 #define P(t) int size_##t = sizeof(struct t);
 P(netmon_flow_key) P(netmon_flow_counters) P(netmon_iface_counters)
 P(netmon_iface_config) P(netmon_control) P(netmon_tcp_event) P(netmon_conn_state)
+P(netmon_size_bucket) P(netmon_icmp_key)
+#define V(n, v) int size_value_##n = v;
+V(stat_max, NETMON_STAT_MAX) V(size_buckets, NETMON_PACKET_SIZE_BUCKETS)
+V(icmp_entries, NETMON_ICMP_MAP_ENTRIES)
+V(bound_0, NETMON_PACKET_SIZE_BOUND_0) V(bound_1, NETMON_PACKET_SIZE_BOUND_1)
+V(bound_2, NETMON_PACKET_SIZE_BOUND_2) V(bound_3, NETMON_PACKET_SIZE_BOUND_3)
+V(bound_4, NETMON_PACKET_SIZE_BOUND_4) V(bound_5, NETMON_PACKET_SIZE_BOUND_5)
+V(bound_6, NETMON_PACKET_SIZE_BOUND_6) V(bound_7, NETMON_PACKET_SIZE_BOUND_7)
+V(bound_8, NETMON_PACKET_SIZE_BOUND_8)
 "#
     );
     let dir = std::env::temp_dir().join(format!("netmon-abi-{}", std::process::id()));
@@ -75,6 +84,32 @@ fn every_rust_mirror_has_the_size_clang_gives_its_c_struct() {
     assert_eq!(size_in_ir(&ir, "netmon_control"), size_of::<Control>());
     assert_eq!(size_in_ir(&ir, "netmon_tcp_event"), size_of::<TcpEvent>());
     assert_eq!(size_in_ir(&ir, "netmon_conn_state"), size_of::<ConnState>());
+    assert_eq!(
+        size_in_ir(&ir, "netmon_size_bucket"),
+        size_of::<SizeBucket>()
+    );
+    assert_eq!(size_in_ir(&ir, "netmon_icmp_key"), size_of::<IcmpKey>());
+}
+
+#[test]
+fn the_constants_are_the_same_on_both_sides() {
+    let Some(ir) = clang_sizes() else {
+        eprintln!("skipped: clang-19 is not installed (scripts/setup.sh installs it)");
+        return;
+    };
+    use netmon_common::*;
+    assert_eq!(size_in_ir(&ir, "value_stat_max"), STAT_COUNT as usize);
+    assert_eq!(
+        size_in_ir(&ir, "value_size_buckets"),
+        PACKET_SIZE_BUCKETS as usize
+    );
+    assert_eq!(
+        size_in_ir(&ir, "value_icmp_entries"),
+        ICMP_MAP_ENTRIES as usize
+    );
+    for (i, bound) in PACKET_SIZE_BOUNDS.iter().enumerate() {
+        assert_eq!(size_in_ir(&ir, &format!("value_bound_{i}")) as u64, *bound);
+    }
 }
 
 #[test]

@@ -16,7 +16,7 @@ pub use error::EbpfError;
 pub use events::EventReader;
 pub use features::KernelFeatures;
 pub use loader::{LoadOptions, NetmonEbpf};
-pub use stats::{InterfaceCounters, KernelStats};
+pub use stats::{IcmpCount, InterfaceCounters, KernelStats, SizeBucketTotals};
 
 /// The compiled eBPF object (bpf/netmon.bpf.c), aligned as aya requires.
 pub static NETMON_BPF_OBJECT: &[u8] =

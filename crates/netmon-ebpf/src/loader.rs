@@ -3,11 +3,11 @@
 use std::collections::HashMap;
 
 use aya::{
-    maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf},
+    maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray, PerCpuHashMap, RingBuf},
     programs::{SchedClassifier, TracePoint},
     Ebpf, EbpfLoader,
 };
-use netmon_common::{names, Control, IfaceConfig, IfaceCounters};
+use netmon_common::{names, Control, IcmpKey, IfaceConfig, IfaceCounters, SizeBucket};
 use tracing::info;
 
 use crate::{attach::AttachedInterface, error::EbpfError, features::KernelFeatures};
@@ -30,6 +30,8 @@ pub struct NetmonEbpf {
     /// Per-interface counter slots not in use (see `netmon_iface_config`).
     pub(crate) free_slots: Vec<u32>,
     pub(crate) stats: PerCpuArray<MapData, u64>,
+    pub(crate) packet_sizes: PerCpuArray<MapData, SizeBucket>,
+    pub(crate) icmp: PerCpuHashMap<MapData, IcmpKey, u64>,
     pub(crate) events: Option<RingBuf<MapData>>,
     pub(crate) generation: u32,
     pub(crate) attached: HashMap<u32, AttachedInterface>,
@@ -99,6 +101,10 @@ impl NetmonEbpf {
             .map_err(map_err(names::IFACE_STATS_MAP))?;
         let stats = PerCpuArray::try_from(take_map(&mut ebpf, names::STATS_MAP)?)
             .map_err(map_err(names::STATS_MAP))?;
+        let packet_sizes = PerCpuArray::try_from(take_map(&mut ebpf, names::PACKET_SIZES_MAP)?)
+            .map_err(map_err(names::PACKET_SIZES_MAP))?;
+        let icmp = PerCpuHashMap::try_from(take_map(&mut ebpf, names::ICMP_MAP)?)
+            .map_err(map_err(names::ICMP_MAP))?;
         let events = RingBuf::try_from(take_map(&mut ebpf, names::EVENTS_MAP)?)
             .map_err(map_err(names::EVENTS_MAP))?;
 
@@ -116,6 +122,8 @@ impl NetmonEbpf {
             // Popped from the end: slot 0 is handed out first.
             free_slots: (0..netmon_common::IFACE_SLOTS).rev().collect(),
             stats,
+            packet_sizes,
+            icmp,
             events: Some(events),
             generation: 0,
             attached: HashMap::new(),

@@ -2,7 +2,9 @@
 //! per-interface counters.
 
 use aya::maps::PerCpuValues;
-use netmon_common::{names, IfaceCounters, Stat, HOOK_EGRESS, HOOK_INGRESS};
+use netmon_common::{
+    names, IcmpKey, IfaceCounters, Stat, HOOK_EGRESS, HOOK_INGRESS, PACKET_SIZE_BUCKETS,
+};
 
 use crate::{error::EbpfError, loader::NetmonEbpf};
 
@@ -17,6 +19,24 @@ pub struct KernelStats {
     pub events_dropped: u64,
     pub conn_map_full: u64,
     pub forwarded_skipped: u64,
+    pub icmp_map_full: u64,
+}
+
+/// Packets and bytes of one bucket of the packet size histogram (bounds in
+/// `netmon_common::PACKET_SIZE_BOUNDS`), since the programs were loaded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SizeBucketTotals {
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+/// ICMP or ICMPv6 messages of one type and code since the programs were loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct IcmpCount {
+    pub ip_version: u8,
+    pub icmp_type: u8,
+    pub code: u8,
+    pub packets: u64,
 }
 
 /// Cumulative counters of one interface and hook.
@@ -50,7 +70,48 @@ impl NetmonEbpf {
             events_dropped: totals[Stat::EventsDropped as usize],
             conn_map_full: totals[Stat::ConnMapFull as usize],
             forwarded_skipped: totals[Stat::ForwardedSkipped as usize],
+            icmp_map_full: totals[Stat::IcmpMapFull as usize],
         })
+    }
+
+    /// The packet size histogram's buckets, summed over CPUs.
+    pub fn packet_sizes(&self) -> Result<Vec<SizeBucketTotals>, EbpfError> {
+        (0..PACKET_SIZE_BUCKETS)
+            .map(|bucket| {
+                let values =
+                    self.packet_sizes
+                        .get(&bucket, 0)
+                        .map_err(|source| EbpfError::Map {
+                            map: names::PACKET_SIZES_MAP,
+                            source,
+                        })?;
+                Ok(values
+                    .iter()
+                    .fold(SizeBucketTotals::default(), |total, b| SizeBucketTotals {
+                        packets: total.packets + b.packets,
+                        bytes: total.bytes + b.bytes,
+                    }))
+            })
+            .collect()
+    }
+
+    /// Every ICMP type/code seen, summed over CPUs, sorted.
+    pub fn icmp_counts(&self) -> Result<Vec<IcmpCount>, EbpfError> {
+        let mut out = Vec::new();
+        for entry in self.icmp.iter() {
+            let (key, values): (IcmpKey, _) = entry.map_err(|source| EbpfError::Map {
+                map: names::ICMP_MAP,
+                source,
+            })?;
+            out.push(IcmpCount {
+                ip_version: key.ip_version,
+                icmp_type: key.icmp_type,
+                code: key.code,
+                packets: values.iter().sum(),
+            });
+        }
+        out.sort();
+        Ok(out)
     }
 
     /// Totals of every packet the TC programs saw, per attached interface.

@@ -52,13 +52,19 @@ pub async fn run(
 
 fn drain_once(state: &AgentState, interval: Duration) -> Result<(), netmon_ebpf::EbpfError> {
     let started = Instant::now();
-    let (drained, kernel_stats, iface_counters) = {
+    let (drained, kernel_stats, iface_counters, packet_sizes, icmp_counts) = {
         let mut guard = state.ebpf.lock().expect("ebpf lock");
         let Some(ebpf) = guard.as_mut() else {
             return Ok(());
         };
         let drained = ebpf.drain_flows()?;
-        (drained, ebpf.kernel_stats()?, ebpf.interface_counters()?)
+        (
+            drained,
+            ebpf.kernel_stats()?,
+            ebpf.interface_counters()?,
+            ebpf.packet_sizes()?,
+            ebpf.icmp_counts()?,
+        )
     };
     let clock = ClockMap::now();
     let deltas: Vec<FlowDelta> = drained
@@ -102,6 +108,8 @@ fn drain_once(state: &AgentState, interval: Duration) -> Result<(), netmon_ebpf:
     metrics.set_active_flows(&active);
     metrics.set_flow_table_flows(stats.flows as u64);
     metrics.set_kernel_counters(&kernel_stats);
+    metrics.set_packet_sizes(&packet_sizes);
+    metrics.set_icmp_counts(&icmp_counts);
     let per_interface: Vec<(String, Hook, u64, u64)> = iface_counters
         .iter()
         .filter_map(|c| {

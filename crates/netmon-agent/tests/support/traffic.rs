@@ -204,11 +204,22 @@ pub const PING_PAYLOAD_BYTES: usize = 56;
 /// the test choose the identifier, which the agent reports as `src_port`.
 /// Returns how many replies arrived.
 pub fn ping(ns: &str, peer: IpAddr, count: u16, identifier: u16) -> u16 {
+    ping_with_payload(ns, peer, count, identifier, PING_PAYLOAD_BYTES)
+}
+
+/// Like [`ping`], with `payload` bytes after the 8-byte echo header.
+pub fn ping_with_payload(
+    ns: &str,
+    peer: IpAddr,
+    count: u16,
+    identifier: u16,
+    payload: usize,
+) -> u16 {
     in_netns(ns, || {
         let mut socket = raw_icmp_socket(peer).expect("raw ICMP socket");
         let mut replies = 0;
         for sequence in 1..=count {
-            let request = echo_request(peer, identifier, sequence);
+            let request = echo_request(peer, identifier, sequence, payload);
             socket.write_all(&request).expect("send echo request");
             if await_echo_reply(&mut socket, peer, identifier, sequence) {
                 replies += 1;
@@ -218,7 +229,7 @@ pub fn ping(ns: &str, peer: IpAddr, count: u16, identifier: u16) -> u16 {
     })
 }
 
-fn echo_request(peer: IpAddr, identifier: u16, sequence: u16) -> Vec<u8> {
+fn echo_request(peer: IpAddr, identifier: u16, sequence: u16, payload: usize) -> Vec<u8> {
     let kind = match peer {
         IpAddr::V4(_) => 8,
         IpAddr::V6(_) => 128,
@@ -226,7 +237,7 @@ fn echo_request(peer: IpAddr, identifier: u16, sequence: u16) -> Vec<u8> {
     let mut packet = vec![kind, 0, 0, 0];
     packet.extend_from_slice(&identifier.to_be_bytes());
     packet.extend_from_slice(&sequence.to_be_bytes());
-    packet.extend((0..PING_PAYLOAD_BYTES).map(|i| i as u8));
+    packet.extend((0..payload).map(|i| i as u8));
     // The kernel fills in the ICMPv6 checksum (it covers a pseudo-header
     // only the kernel knows for sure); ICMPv4's is ours to compute.
     if peer.is_ipv4() {

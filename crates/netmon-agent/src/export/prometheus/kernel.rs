@@ -13,7 +13,10 @@ use super::register::{int_counter, int_counter_vec, lock};
 /// loader reads them.
 pub use netmon_ebpf::KernelStats as KernelCounters;
 
-fn values(reading: &KernelCounters) -> [u64; 8] {
+/// How many of the kernel's global counters are exported.
+const COUNTERS: usize = 9;
+
+fn values(reading: &KernelCounters) -> [u64; COUNTERS] {
     [
         reading.flow_map_full_packets,
         reading.flow_map_full_bytes,
@@ -23,11 +26,12 @@ fn values(reading: &KernelCounters) -> [u64; 8] {
         reading.events_dropped,
         reading.conn_map_full,
         reading.forwarded_skipped,
+        reading.icmp_map_full,
     ]
 }
 
 /// Metric name and help for each field, in `values` order.
-const KERNEL_COUNTERS: [(&str, &str); 8] = [
+const KERNEL_COUNTERS: [(&str, &str); COUNTERS] = [
     (
         "netmon_kernel_flow_map_full_packets_total",
         "Packets not counted per flow because the kernel flow map was full.",
@@ -59,6 +63,10 @@ const KERNEL_COUNTERS: [(&str, &str); 8] = [
     (
         "netmon_kernel_forwarded_packets_skipped_total",
         "Forwarded packets skipped because forwarded traffic is not monitored.",
+    ),
+    (
+        "netmon_kernel_icmp_map_full_total",
+        "ICMP packets not counted by type and code because the kernel ICMP map was full.",
     ),
 ];
 
@@ -101,7 +109,7 @@ pub(crate) fn increments<const N: usize>(
 pub(crate) struct KernelMetrics {
     /// In `KernelCounters::values` order.
     counters: Vec<IntCounter>,
-    last: Mutex<Option<[u64; 8]>>,
+    last: Mutex<Option<[u64; COUNTERS]>>,
 }
 
 impl KernelMetrics {

@@ -17,6 +17,7 @@ use super::k8s::{K8sMetrics, K8sReading};
 use super::kernel::{AttachMode, Hook, InterfaceMetrics, KernelCounters, KernelMetrics};
 use super::kube_netc::KubeNetc;
 use super::options::{ContextLabel, FlowContext, FlowLabel, MetricsOptions};
+use super::packets::{IcmpCount, PacketMetrics, SizeBucketTotals};
 use super::register::{
     gauge, histogram, histogram_vec, int_counter, int_counter_vec, int_gauge, int_gauge_vec, lock,
     to_i64,
@@ -120,6 +121,7 @@ pub struct AgentMetrics {
 
     kube_netc: Option<KubeNetc>,
     k8s: K8sMetrics,
+    packets: PacketMetrics,
 }
 
 fn validate(options: &MetricsOptions) -> Result<(), MetricsError> {
@@ -317,6 +319,7 @@ impl AgentMetrics {
                 None
             },
             k8s: K8sMetrics::register(&r)?,
+            packets: PacketMetrics::register(&r)?,
             registry: r,
         })
     }
@@ -529,6 +532,16 @@ impl AgentMetrics {
 
     pub fn add_follow_lagged(&self, missed: u64) {
         self.api_follow_lagged_events_total.inc_by(missed);
+    }
+
+    /// Takes cumulative readings of the kernel's packet size histogram.
+    pub fn set_packet_sizes(&self, buckets: &[SizeBucketTotals]) {
+        self.packets.set_sizes(buckets);
+    }
+
+    /// Takes cumulative readings of the kernel's ICMP type/code counts.
+    pub fn set_icmp_counts(&self, counts: &[IcmpCount]) {
+        self.packets.set_icmp(counts);
     }
 
     /// Takes cumulative readings of the Kubernetes watches.

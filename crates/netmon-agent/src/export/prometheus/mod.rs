@@ -6,6 +6,7 @@ mod kernel;
 mod kube_netc;
 mod metrics;
 mod options;
+mod packets;
 mod register;
 mod server;
 
@@ -19,4 +20,5 @@ pub use options::{
     ContextLabel, FlowContext, FlowLabel, MetricsOptions, DEFAULT_CONNECT_LATENCY_BUCKETS,
     DEFAULT_FLOW_SERIES_RETENTION,
 };
+pub use packets::{IcmpCount, SizeBucketTotals};
 pub use server::{metrics_router, ScrapeHook};

@@ -351,6 +351,7 @@ fn every_kernel_counter_has_its_own_metric() {
         events_dropped: 6,
         conn_map_full: 7,
         forwarded_skipped: 8,
+        icmp_map_full: 9,
     });
     let expected = [
         ("netmon_kernel_flow_map_full_packets_total", 1.0),
@@ -361,6 +362,7 @@ fn every_kernel_counter_has_its_own_metric() {
         ("netmon_ebpf_events_dropped_total", 6.0),
         ("netmon_kernel_conn_map_full_total", 7.0),
         ("netmon_kernel_forwarded_packets_skipped_total", 8.0),
+        ("netmon_kernel_icmp_map_full_total", 9.0),
     ];
     for (name, expected) in expected {
         assert_eq!(value(&metrics, name, &[]), Some(expected), "{name}");
@@ -648,7 +650,81 @@ fn populated_metrics() -> AgentMetrics {
         objects: 3,
         errors: 1,
     }]);
+    metrics.set_packet_sizes(&size_reading(&[(64, 2), (1514, 1)]));
+    metrics.set_icmp_counts(&[IcmpCount {
+        ip_version: 4,
+        icmp_type: 8,
+        code: 0,
+        packets: 2,
+    }]);
     metrics
+}
+
+/// A kernel reading of the size histogram with `packets` of `size` bytes
+/// each in the bucket that size belongs to.
+fn size_reading(sizes: &[(u64, u64)]) -> Vec<SizeBucketTotals> {
+    let mut buckets =
+        vec![SizeBucketTotals::default(); netmon_common::PACKET_SIZE_BUCKETS as usize];
+    for (size, packets) in sizes {
+        let index = netmon_common::PACKET_SIZE_BOUNDS
+            .iter()
+            .position(|bound| size <= bound)
+            .unwrap_or(netmon_common::PACKET_SIZE_BOUNDS.len());
+        buckets[index].packets += packets;
+        buckets[index].bytes += size * packets;
+    }
+    buckets
+}
+
+#[test]
+fn the_kernel_size_histogram_is_exported_cumulatively_with_count_and_sum() {
+    let metrics = default_metrics();
+    metrics.set_packet_sizes(&size_reading(&[(60, 3), (100, 1), (1514, 2), (20000, 1)]));
+    let text = metrics.encode();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("netmon_packet_size_bytes"))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            r#"netmon_packet_size_bytes_bucket{le="64"} 3"#,
+            r#"netmon_packet_size_bytes_bucket{le="128"} 4"#,
+            r#"netmon_packet_size_bytes_bucket{le="256"} 4"#,
+            r#"netmon_packet_size_bytes_bucket{le="512"} 4"#,
+            r#"netmon_packet_size_bytes_bucket{le="1024"} 4"#,
+            r#"netmon_packet_size_bytes_bucket{le="1514"} 6"#,
+            r#"netmon_packet_size_bytes_bucket{le="2048"} 6"#,
+            r#"netmon_packet_size_bytes_bucket{le="4096"} 6"#,
+            r#"netmon_packet_size_bytes_bucket{le="9018"} 6"#,
+            r#"netmon_packet_size_bytes_bucket{le="+Inf"} 7"#,
+            "netmon_packet_size_bytes_sum 23308",
+            "netmon_packet_size_bytes_count 7",
+        ]
+    );
+}
+
+#[test]
+fn icmp_readings_add_their_increments_and_a_reload_counts_in_full() {
+    let metrics = default_metrics();
+    let reading = |packets| IcmpCount {
+        ip_version: 6,
+        icmp_type: 128,
+        code: 0,
+        packets,
+    };
+    metrics.set_icmp_counts(&[reading(5)]);
+    metrics.set_icmp_counts(&[reading(7)]);
+    let labels = [("ip_version", "6"), ("type", "128"), ("code", "0")];
+    assert_eq!(
+        value(&metrics, "netmon_icmp_messages_total", &labels),
+        Some(7.0)
+    );
+    metrics.set_icmp_counts(&[reading(2)]);
+    assert_eq!(
+        value(&metrics, "netmon_icmp_messages_total", &labels),
+        Some(9.0)
+    );
 }
 
 /// Metric names of the tables in docs/metrics.md (first column).
