@@ -370,6 +370,19 @@ static __always_inline int handle_packet(struct __sk_buff *skb, __u32 hook)
 		}
 	}
 
+	__u32 zero = 0;
+	struct netmon_control *control = bpf_map_lookup_elem(&netmon_control, &zero);
+	__u32 generation = control ? control->generation : 0;
+	__u32 rate = control ? control->sampling_rate : 1;
+	if (rate > 1) {
+		/* Sampled: one packet in `rate` stands for `rate` packets, so sums
+		 * stay unbiased estimates of the real counts. */
+		if (bpf_get_prandom_u32() % rate != 0)
+			return TC_ACT_UNSPEC_;
+		bytes *= rate;
+		packets *= rate;
+	}
+
 	/* Once per packet crossing the node, like the flow counters. */
 	count_packet_size(bytes, packets);
 
@@ -393,9 +406,6 @@ static __always_inline int handle_packet(struct __sk_buff *skb, __u32 hook)
 	if (info.is_icmp)
 		count_icmp(&key, &info, packets);
 
-	__u32 zero = 0;
-	struct netmon_control *control = bpf_map_lookup_elem(&netmon_control, &zero);
-	__u32 generation = control ? control->generation : 0;
 	if (generation & 1)
 		count_flow(&netmon_flows_1, &key, bytes, packets, ifindex, hook, &info);
 	else

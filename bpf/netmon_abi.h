@@ -100,7 +100,9 @@ struct netmon_iface_config {
 /* Single-entry control array written by user space. */
 struct netmon_control {
 	__u32 generation; /* index of the flow map programs write into */
-	__u32 _pad;
+	/* Count one packet in sampling_rate for flows (0 and 1: every packet),
+	 * scaled by the rate; interface counters always count every packet. */
+	__u32 sampling_rate;
 };
 
 /* Indexes of the per-CPU stats array. */

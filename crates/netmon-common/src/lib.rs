@@ -123,7 +123,8 @@ const _: () = assert!(offset_of!(IfaceConfig, slot) == 4);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Control {
     pub generation: u32,
-    pub _pad: u32,
+    /// One packet in `sampling_rate` is counted for flows (0, 1: all).
+    pub sampling_rate: u32,
 }
 
 const _: () = assert!(size_of::<Control>() == 8);

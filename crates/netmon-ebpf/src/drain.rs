@@ -38,7 +38,7 @@ impl NetmonEbpf {
                 0,
                 Control {
                     generation: self.generation,
-                    _pad: 0,
+                    sampling_rate: self.sampling_rate,
                 },
                 0,
             )

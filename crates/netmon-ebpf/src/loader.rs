@@ -17,6 +17,8 @@ use crate::{attach::AttachedInterface, error::EbpfError, features::KernelFeature
 pub struct LoadOptions {
     /// Capacity of each of the two kernel flow maps.
     pub flow_map_entries: u32,
+    /// Count one packet in this many for flows, scaled (1: every packet).
+    pub sampling_rate: u32,
 }
 
 /// netmon's loaded eBPF object. Dropping it detaches every program and
@@ -37,6 +39,7 @@ pub struct NetmonEbpf {
     pub(crate) attached: HashMap<u32, AttachedInterface>,
     pub(crate) features: KernelFeatures,
     pub(crate) flow_map_entries: u32,
+    pub(crate) sampling_rate: u32,
     pub(crate) batch_supported: bool,
     pub(crate) tcp_lifecycle_attached: bool,
 }
@@ -93,7 +96,20 @@ impl NetmonEbpf {
             )?,
         ];
         let map_err = |map: &'static str| move |source| EbpfError::Map { map, source };
-        let control = Array::try_from(take_map(&mut ebpf, names::CONTROL_MAP)?)
+        let mut control: Array<MapData, Control> =
+            Array::try_from(take_map(&mut ebpf, names::CONTROL_MAP)?)
+                .map_err(map_err(names::CONTROL_MAP))?;
+        // Before anything is attached, so the first packet is already sampled.
+        let sampling_rate = options.sampling_rate.max(1);
+        control
+            .set(
+                0,
+                Control {
+                    generation: 0,
+                    sampling_rate,
+                },
+                0,
+            )
             .map_err(map_err(names::CONTROL_MAP))?;
         let ifaces = BpfHashMap::try_from(take_map(&mut ebpf, names::IFACES_MAP)?)
             .map_err(map_err(names::IFACES_MAP))?;
@@ -129,6 +145,7 @@ impl NetmonEbpf {
             attached: HashMap::new(),
             features,
             flow_map_entries: options.flow_map_entries,
+            sampling_rate,
             batch_supported: true,
             tcp_lifecycle_attached: false,
         })

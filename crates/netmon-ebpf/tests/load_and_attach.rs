@@ -27,6 +27,7 @@ fn the_object_loads_and_the_tcp_tracepoint_attaches_on_this_kernel() {
     assert!(features.btf, "this kernel has no BTF: CO-RE cannot work");
     let mut ebpf = NetmonEbpf::load(
         &LoadOptions {
+            sampling_rate: 1,
             flow_map_entries: 1024,
         },
         features,

@@ -47,6 +47,9 @@ pub struct FlowView {
     pub connect_latency_us: Option<u64>,
     pub icmp_type: Option<u8>,
     pub icmp_code: Option<u8>,
+    /// One packet in this many was counted, and counted this many times
+    /// (`capture.sampling_rate`); 1 means every packet, exact counts.
+    pub sampling_rate: u32,
     /// Pod, namespace, workload, service and node of each end.
     #[serde(flatten)]
     pub names: FlowNames,
@@ -101,6 +104,7 @@ impl FlowView {
             connect_latency_us: record.connect_latency_ns.map(|ns| ns / 1_000),
             icmp_type: record.icmp.map(|(icmp_type, _)| icmp_type),
             icmp_code: record.icmp.map(|(_, code)| code),
+            sampling_rate: 1,
             names: FlowNames::of(identity),
         }
     }
@@ -240,6 +244,7 @@ mod tests {
                 "connect_latency_us": 1,
                 "icmp_type": null,
                 "icmp_code": null,
+                "sampling_rate": 1,
                 "src_pod": null, "src_namespace": null, "src_workload": null,
                 "src_workload_kind": null, "src_service": null, "src_node": null,
                 "src_zone": null, "src_host_network": false, "src_labels": {},

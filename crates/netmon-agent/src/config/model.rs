@@ -48,9 +48,9 @@ pub struct CaptureConfig {
     pub exclude_interfaces: Vec<String>,
     /// How the programs are attached to the interfaces.
     pub attach_mode: AttachMode,
-    /// Sample one packet in `sampling_rate`. Only 1 (every packet) is
-    /// supported in this version; the key exists so that files written for
-    /// later versions fail loudly instead of being silently misread.
+    /// Count one packet in `sampling_rate` for flows, chosen at random in
+    /// the kernel and scaled by the rate (1: every packet, exact counts).
+    /// Interface counters always count every packet.
     pub sampling_rate: u32,
 }
 

@@ -237,12 +237,12 @@ fn every_bad_item_of_a_list_is_reported_with_its_index() {
 fn semantic_problems_name_the_setting_to_change() {
     let cases = [
         (
-            "capture:\n  sampling_rate: 2\n",
-            "capture.sampling_rate: only 1 (every packet) is supported in this version, got 2",
+            "capture:\n  sampling_rate: 2000000\n",
+            "capture.sampling_rate: must be from 1 (every packet) to 1000000, got 2000000",
         ),
         (
             "capture:\n  sampling_rate: 0\n",
-            "capture.sampling_rate: only 1 (every packet) is supported in this version, got 0",
+            "capture.sampling_rate: must be from 1 (every packet) to 1000000, got 0",
         ),
         (
             "capture:\n  interfaces: [this-name-is-too-long]\n",
@@ -378,7 +378,7 @@ flow:
   max_flows: lots
   flow_timeout: 2s
 capture:
-  sampling_rate: 2
+  sampling_rate: 0
 ";
     assert_eq!(
         problems_in(yaml),
@@ -386,7 +386,7 @@ capture:
             "flow.flow_timout: unknown key (expected one of: max_flows, kernel_map_entries, \
              flow_timeout, flush_interval, closed_retention)",
             "flow.max_flows: invalid value \"lots\": expected a positive integer",
-            "capture.sampling_rate: only 1 (every packet) is supported in this version, got 2",
+            "capture.sampling_rate: must be from 1 (every packet) to 1000000, got 0",
             "flow.flush_interval: must be less than flow.flow_timeout (5s >= 2s)",
         ]
     );
@@ -686,7 +686,7 @@ fn every_problem_path_names_a_real_setting() {
     let mut config = Config::default();
     config.capture.interfaces = vec!["".into(), "a/b".into()];
     config.capture.exclude_interfaces = vec!["*".into()];
-    config.capture.sampling_rate = 3;
+    config.capture.sampling_rate = 0;
     config.flow.max_flows = 0;
     config.flow.kernel_map_entries = 0;
     config.flow.flow_timeout = Duration::ZERO;

@@ -15,6 +15,8 @@ const MIN_KERNEL_MAP_ENTRIES: u32 = 1024;
 /// Draining the kernel maps more often than this costs more CPU than it saves latency.
 const MIN_FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 const MAX_WORKERS: usize = 256;
+/// Beyond one packet in a million, a flow is almost never seen at all.
+const MAX_SAMPLING_RATE: u32 = 1_000_000;
 /// Smaller channels turn every burst into back-pressure on the kernel reader.
 const MIN_BUFFER_SIZE: usize = 16;
 
@@ -114,11 +116,11 @@ fn check_capture(capture: &CaptureConfig, out: &mut Vec<Check>) {
         }
     }
 
-    if capture.sampling_rate != 1 {
+    if !(1..=MAX_SAMPLING_RATE).contains(&capture.sampling_rate) {
         out.push(Check::new(
             "capture.sampling_rate",
             format!(
-                "only 1 (every packet) is supported in this version, got {}",
+                "must be from 1 (every packet) to {MAX_SAMPLING_RATE}, got {}",
                 capture.sampling_rate
             ),
         ));

@@ -76,6 +76,7 @@ pub async fn run(config: Config) -> Result<(), RuntimeError> {
     let mut ebpf = NetmonEbpf::load(
         &LoadOptions {
             flow_map_entries: config.flow.kernel_map_entries,
+            sampling_rate: config.capture.sampling_rate,
         },
         features,
     )?;
@@ -129,6 +130,7 @@ pub async fn run(config: Config) -> Result<(), RuntimeError> {
         ebpf,
         metrics.clone(),
         enricher,
+        config.capture.sampling_rate.max(1),
         config.performance.buffer_size,
     ));
     if let Some(enrichment) = kubernetes {

@@ -24,6 +24,8 @@ pub struct AgentState {
     pub metrics: Arc<AgentMetrics>,
     /// Names of flow ends (Kubernetes), or nothing when enrichment is off.
     pub enricher: Enricher,
+    /// `capture.sampling_rate`, shown on every flow.
+    sampling_rate: u32,
     local_addresses: RwLock<HashSet<IpAddr>>,
     /// Names of interfaces by index, kept after an interface is gone so
     /// that its flows keep a readable name.
@@ -40,6 +42,7 @@ impl AgentState {
         ebpf: NetmonEbpf,
         metrics: Arc<AgentMetrics>,
         enricher: Enricher,
+        sampling_rate: u32,
         buffer_size: usize,
     ) -> Self {
         let (events, _) = broadcast::channel(buffer_size.max(16));
@@ -48,6 +51,7 @@ impl AgentState {
             ebpf: Mutex::new(Some(ebpf)),
             metrics,
             enricher,
+            sampling_rate,
             local_addresses: RwLock::new(HashSet::new()),
             interface_names: RwLock::new(HashMap::new()),
             events,
@@ -104,7 +108,7 @@ impl AgentState {
             let flow_context = context(&change.record, &local, &mut resolver);
             let _ = self.events.send(Arc::new(FlowEvent {
                 event,
-                flow: view(&change.record, flow_context, &names),
+                flow: view(&change.record, flow_context, &names, self.sampling_rate),
             }));
         }
     }
@@ -116,9 +120,16 @@ impl AgentState {
 }
 
 /// The API's view of a record; callers hold the locks for a whole batch.
-fn view(record: &FlowRecord, context: FlowContext, names: &HashMap<u32, String>) -> FlowView {
+fn view(
+    record: &FlowRecord,
+    context: FlowContext,
+    names: &HashMap<u32, String>,
+    sampling_rate: u32,
+) -> FlowView {
     let interface = names.get(&record.ifindex).cloned();
-    FlowView::from_record(record, context.direction, interface, &context.identity)
+    let mut view = FlowView::from_record(record, context.direction, interface, &context.identity);
+    view.sampling_rate = sampling_rate;
+    view
 }
 
 /// A record's direction and names. An end is local when it is one of this
@@ -153,7 +164,10 @@ impl FlowSource for AgentState {
         let names = self.interface_names.read().expect("names lock");
         table
             .records()
-            .map(|r| view(r, context(r, &local, &mut resolver), &names))
+            .map(|r| {
+                let flow_context = context(r, &local, &mut resolver);
+                view(r, flow_context, &names, self.sampling_rate)
+            })
             .collect()
     }
 

@@ -38,6 +38,8 @@ pub struct AgentConfig {
     pub interfaces: Vec<String>,
     /// `capture.attach_mode` (`auto` when `None`).
     pub attach_mode: Option<&'static str>,
+    /// `capture.sampling_rate` (1 when `None`).
+    pub sampling_rate: Option<u32>,
     /// Kubernetes enrichment through this kubeconfig and node name; without
     /// it `kubernetes.mode` is `off` (or `auto` with `kubernetes_auto`).
     /// The agent never sees the test machine's `KUBECONFIG`,
@@ -63,6 +65,7 @@ impl Default for AgentConfig {
             closed_retention: Duration::from_secs(120),
             interfaces: Vec::new(),
             attach_mode: None,
+            sampling_rate: None,
             kubernetes: None,
             kubernetes_auto: false,
             prometheus_yaml: String::new(),
@@ -83,8 +86,14 @@ impl AgentConfig {
             humane(self.flow_timeout),
             humane(self.closed_retention)
         );
+        if self.attach_mode.is_some() || self.sampling_rate.is_some() {
+            yaml.push_str("capture:\n");
+        }
         if let Some(mode) = self.attach_mode {
-            yaml.push_str(&format!("capture:\n  attach_mode: {mode}\n"));
+            yaml.push_str(&format!("  attach_mode: {mode}\n"));
+        }
+        if let Some(rate) = self.sampling_rate {
+            yaml.push_str(&format!("  sampling_rate: {rate}\n"));
         }
         match &self.kubernetes {
             Some(k8s) => yaml.push_str(&format!(
