@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-/// The whole agent configuration.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// The whole agent configuration (not `Eq`: histogram bounds are floats).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Which interfaces get the eBPF programs, and how they attach.
@@ -305,9 +305,33 @@ impl Default for ApiConfig {
 }
 
 /// `features.*`: optional analyses beyond counting, one section each.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct FeaturesConfig {}
+pub struct FeaturesConfig {
+    /// Latency histograms.
+    pub latency_tracking: LatencyTrackingConfig,
+}
+
+/// `features.latency_tracking.*`: latency histograms.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LatencyTrackingConfig {
+    /// Upper bounds in seconds of the buckets of
+    /// `netmon_tcp_connect_latency_seconds`, strictly increasing.
+    pub histogram_buckets: Vec<f64>,
+}
+
+impl Default for LatencyTrackingConfig {
+    fn default() -> Self {
+        Self {
+            // 100 µs (same host) to 5 s (SYN retransmits).
+            histogram_buckets: vec![
+                0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                1.0, 2.5, 5.0,
+            ],
+        }
+    }
+}
 
 /// `performance.*`: runtime sizing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

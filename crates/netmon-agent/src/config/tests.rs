@@ -327,6 +327,18 @@ fn semantic_problems_name_the_setting_to_change() {
             "kubernetes.zone_label: \"a/b/c\" is not a Kubernetes label key ([prefix/]name)",
         ),
         (
+            "features:\n  latency_tracking:\n    histogram_buckets: [0.1, 0.05]\n",
+            "features.latency_tracking.histogram_buckets[1]: bounds must increase, but 0.1 is followed by 0.05",
+        ),
+        (
+            "features:\n  latency_tracking:\n    histogram_buckets: [-1]\n",
+            "features.latency_tracking.histogram_buckets[0]: -1 is not a positive number of seconds",
+        ),
+        (
+            "features:\n  latency_tracking:\n    histogram_buckets: []\n",
+            "features.latency_tracking.histogram_buckets: needs at least one bucket bound",
+        ),
+        (
             "performance:\n  workers: 0\n",
             "performance.workers: must be from 1 to 256, got 0",
         ),

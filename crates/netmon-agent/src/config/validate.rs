@@ -65,6 +65,7 @@ pub(crate) fn checks(config: &Config) -> Vec<Check> {
     check_flow(config, &mut out);
     check_export(config, &mut out);
     check_kubernetes(config, &mut out);
+    check_features(config, &mut out);
     check_performance(config, &mut out);
     out
 }
@@ -289,6 +290,30 @@ fn check_kubernetes(config: &Config, out: &mut Vec<Check>) {
                 kubernetes.zone_label
             ),
         ));
+    }
+}
+
+fn check_features(config: &Config, out: &mut Vec<Check>) {
+    let buckets = &config.features.latency_tracking.histogram_buckets;
+    let path = "features.latency_tracking.histogram_buckets";
+    if buckets.is_empty() {
+        out.push(Check::new(path, "needs at least one bucket bound"));
+    }
+    for (index, bound) in buckets.iter().enumerate() {
+        if !bound.is_finite() || *bound <= 0.0 {
+            out.push(Check::new(
+                format!("{path}[{index}]"),
+                format!("{bound} is not a positive number of seconds"),
+            ));
+        } else if index > 0 && buckets[index - 1] >= *bound {
+            out.push(Check::new(
+                format!("{path}[{index}]"),
+                format!(
+                    "bounds must increase, but {} is followed by {bound}",
+                    buckets[index - 1]
+                ),
+            ));
+        }
     }
 }
 

@@ -261,7 +261,7 @@ fn metrics_options(config: &Config, kubernetes: bool) -> MetricsOptions {
         flow_series_retention: prometheus.series_expiry,
         source_context: context(&prometheus.source_context),
         destination_context: context(&prometheus.destination_context),
-        ..MetricsOptions::default()
+        connect_latency_buckets: config.features.latency_tracking.histogram_buckets.clone(),
     }
 }
 
@@ -276,5 +276,37 @@ async fn wait_for_signal() {
     tokio::select! {
         _ = term.recv() => {}
         _ = int.recv() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ContextLabel;
+
+    #[test]
+    fn metrics_options_follow_the_configuration() {
+        let mut config = Config::default();
+        config.features.latency_tracking.histogram_buckets = vec![0.01, 0.1];
+        config.export.prometheus.source_context = vec![ContextLabel::Pod, ContextLabel::Ip];
+        config.export.prometheus.series_expiry = Duration::from_secs(30);
+        let with_kubernetes = metrics_options(&config, true);
+        assert_eq!(with_kubernetes.connect_latency_buckets, [0.01, 0.1]);
+        assert_eq!(
+            with_kubernetes.source_context,
+            [prom::ContextLabel::Pod, prom::ContextLabel::Ip]
+        );
+        assert_eq!(
+            with_kubernetes.destination_context,
+            [prom::ContextLabel::Namespace, prom::ContextLabel::Workload]
+        );
+        assert_eq!(
+            with_kubernetes.flow_series_retention,
+            Duration::from_secs(30)
+        );
+        // Without Kubernetes only the address can name an end.
+        let without = metrics_options(&config, false);
+        assert_eq!(without.source_context, [prom::ContextLabel::Ip]);
+        assert!(without.destination_context.is_empty());
     }
 }
