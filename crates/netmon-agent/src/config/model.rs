@@ -324,11 +324,7 @@ pub struct LatencyTrackingConfig {
 impl Default for LatencyTrackingConfig {
     fn default() -> Self {
         Self {
-            // 100 µs (same host) to 5 s (SYN retransmits).
-            histogram_buckets: vec![
-                0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-                1.0, 2.5, 5.0,
-            ],
+            histogram_buckets: crate::export::prometheus::DEFAULT_CONNECT_LATENCY_BUCKETS.to_vec(),
         }
     }
 }
