@@ -164,6 +164,7 @@ mod tests {
             ifindex: 2,
             icmp: None,
             updated_at: 1_700_000_001_000_000_001,
+            nat: None,
         }
     }
 

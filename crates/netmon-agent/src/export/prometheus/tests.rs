@@ -53,6 +53,7 @@ fn record(
         ifindex: 1,
         icmp: None,
         updated_at: 0,
+        nat: None,
     }
 }
 
