@@ -42,6 +42,7 @@ pub(crate) fn view(id: u64, src: &str, src_port: u16, dst: &str, dst_port: u16) 
         connect_latency_us: None,
         icmp_type: None,
         icmp_code: None,
+        translated: Default::default(),
         names: Default::default(),
     }
 }

@@ -307,7 +307,32 @@ impl Default for ApiConfig {
 /// `features.*`: optional analyses beyond counting, one section each.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct FeaturesConfig {}
+pub struct FeaturesConfig {
+    /// Connections the node translates (DNAT to a Service's backend, SNAT)
+    /// reported as one flow, with both addresses.
+    pub nat: NatConfig,
+}
+
+/// `features.nat.*`: joining the halves of translated connections, from
+/// conntrack (netlink, in the agent's network namespace).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NatConfig {
+    /// Read conntrack's translations at all.
+    pub enabled: bool,
+    /// Most translated connections held; more are not joined and are
+    /// counted in `netmon_nat_translations_dropped_total`.
+    pub max_entries: usize,
+}
+
+impl Default for NatConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_entries: 65_536,
+        }
+    }
+}
 
 /// `performance.*`: runtime sizing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

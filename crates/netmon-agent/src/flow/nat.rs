@@ -100,6 +100,8 @@ struct Slot {
     binding: NatBinding,
     /// The drain generation in which conntrack reported the end.
     destroyed_in: Option<u64>,
+    /// When it was last inserted, in [`NatTable::mark`]'s sequence.
+    inserted: u64,
 }
 
 /// Translated connections by their original and reply tuples, bounded.
@@ -111,6 +113,8 @@ pub struct NatTable {
     by_reply: HashMap<DirectionalKey, DirectionalKey>,
     /// Drains begun so far.
     generation: u64,
+    /// Inserts so far: orders inserts against a dump (see `resync`).
+    inserts: u64,
     dropped_total: u64,
 }
 
@@ -123,6 +127,7 @@ impl NatTable {
             by_original: HashMap::new(),
             by_reply: HashMap::new(),
             generation: 0,
+            inserts: 0,
             dropped_total: 0,
         }
     }
@@ -160,11 +165,13 @@ impl NatTable {
             self.dropped_total += 1;
             return Inserted::Dropped;
         }
+        self.inserts += 1;
         if let Some(previous) = self.by_original.insert(
             binding.original,
             Slot {
                 binding,
                 destroyed_in: None,
+                inserted: self.inserts,
             },
         ) {
             if previous.binding.reply != binding.reply {
@@ -187,9 +194,16 @@ impl NatTable {
         }
     }
 
-    /// Replaces the whole content with a fresh dump (after conntrack events
-    /// were lost): connections missing from it are marked destroyed.
-    pub fn resync(&mut self, dumped: impl IntoIterator<Item = NatBinding>) {
+    /// A point in the sequence of inserts, taken before a dump starts.
+    pub fn mark(&self) -> u64 {
+        self.inserts
+    }
+
+    /// Brings the content up to a fresh dump (after conntrack events were
+    /// lost): connections missing from it that were known at `mark`, when
+    /// the dump started, are marked destroyed. Ones inserted since came from
+    /// events newer than the dump's start and stay.
+    pub fn resync(&mut self, dumped: impl IntoIterator<Item = NatBinding>, mark: u64) {
         let mut seen = std::collections::HashSet::new();
         for binding in dumped {
             seen.insert(binding.original);
@@ -197,7 +211,7 @@ impl NatTable {
         }
         let generation = self.generation;
         for (original, slot) in &mut self.by_original {
-            if !seen.contains(original) {
+            if slot.inserted <= mark && !seen.contains(original) {
                 slot.destroyed_in.get_or_insert(generation);
             }
         }

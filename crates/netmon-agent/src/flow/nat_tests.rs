@@ -138,15 +138,22 @@ fn a_reply_tuple_taken_by_a_new_connection_removes_the_stale_one() {
 }
 
 #[test]
-fn a_resync_marks_what_the_dump_no_longer_has_as_destroyed() {
+fn a_resync_marks_what_the_dump_no_longer_has_as_destroyed_unless_it_is_newer() {
     let mut nat = NatTable::new(10);
     nat.insert(dnat());
     nat.insert(snat());
-    nat.resync([snat()]);
+    let mark = nat.mark();
+    // Seen in an event while the dump ran: newer than the dump.
+    let mut newer = dnat();
+    newer.original.src.port = 40001;
+    newer.reply.dst.port = 40001;
+    nat.insert(newer);
+    nat.resync([snat()], mark);
     let generation = nat.begin_drain();
     nat.purge_destroyed(generation);
-    assert_eq!(nat.len(), 1);
+    assert_eq!(nat.len(), 2);
     assert!(nat.get(&snat().original).is_some());
+    assert!(nat.get(&newer.original).is_some());
 }
 
 // ---------------------------------------------------------------------------
@@ -204,7 +211,8 @@ proptest! {
                 }
                 Op::Resync(dumped) => {
                     let before = nat.dropped_total();
-                    nat.resync(dumped);
+                    let mark = nat.mark();
+                    nat.resync(dumped, mark);
                     attempts_beyond_capacity += nat.dropped_total() - before;
                 }
             }

@@ -10,6 +10,7 @@ use std::{
 use netmon_ebpf::NetmonEbpf;
 use tokio::sync::broadcast;
 
+use super::nat::NatFeed;
 use crate::{
     api::{FlowEvent, FlowEventKind, FlowSource, FlowView},
     enrich::{Enricher, Resolver},
@@ -24,6 +25,9 @@ pub struct AgentState {
     pub metrics: Arc<AgentMetrics>,
     /// Names of flow ends (Kubernetes), or nothing when enrichment is off.
     pub enricher: Enricher,
+    /// Connections the node translated, from conntrack (`features.nat`);
+    /// lock it after `table` when holding both.
+    pub nat: Mutex<NatFeed>,
     local_addresses: RwLock<HashSet<IpAddr>>,
     /// Names of interfaces by index, kept after an interface is gone so
     /// that its flows keep a readable name.
@@ -48,6 +52,7 @@ impl AgentState {
             ebpf: Mutex::new(Some(ebpf)),
             metrics,
             enricher,
+            nat: Mutex::new(NatFeed::off()),
             local_addresses: RwLock::new(HashSet::new()),
             interface_names: RwLock::new(HashMap::new()),
             events,

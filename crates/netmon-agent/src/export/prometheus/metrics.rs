@@ -16,6 +16,7 @@ use super::flow_series::FlowSeries;
 use super::k8s::{K8sMetrics, K8sReading};
 use super::kernel::{AttachMode, Hook, InterfaceMetrics, KernelCounters, KernelMetrics};
 use super::kube_netc::KubeNetc;
+use super::nat::{NatMetrics, NatReading};
 use super::options::{ContextLabel, FlowContext, FlowLabel, MetricsOptions};
 use super::register::{
     gauge, histogram, histogram_vec, int_counter, int_counter_vec, int_gauge, int_gauge_vec, lock,
@@ -120,6 +121,7 @@ pub struct AgentMetrics {
 
     kube_netc: Option<KubeNetc>,
     k8s: K8sMetrics,
+    nat: NatMetrics,
 }
 
 fn validate(options: &MetricsOptions) -> Result<(), MetricsError> {
@@ -317,6 +319,7 @@ impl AgentMetrics {
                 None
             },
             k8s: K8sMetrics::register(&r)?,
+            nat: NatMetrics::register(&r)?,
             registry: r,
         })
     }
@@ -529,6 +532,11 @@ impl AgentMetrics {
 
     pub fn add_follow_lagged(&self, missed: u64) {
         self.api_follow_lagged_events_total.inc_by(missed);
+    }
+
+    /// Takes a cumulative reading of the NAT source (`features.nat`).
+    pub fn set_nat(&self, reading: &NatReading) {
+        self.nat.set(reading);
     }
 
     /// Takes cumulative readings of the Kubernetes watches.
