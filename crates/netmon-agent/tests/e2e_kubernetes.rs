@@ -318,7 +318,11 @@ fn flows_are_named_after_pods_workloads_services_and_nodes() {
         120_000,
         30_000,
     );
+    // The node's conntrack joins the request (counted before DNAT) and the
+    // replies (counted as they left b, before the node translated them
+    // back) into one flow, keyed as the client addressed it.
     let sent = request.read_when_quiet().link_layer();
+    let received = replies.read_when_quiet().link_layer();
     let flow = cluster.agent.wait_for_flow_with(
         &FlowQuery::new()
             .ip(IpAddr::V4(CLUSTER_IP))
@@ -327,45 +331,42 @@ fn flows_are_named_after_pods_workloads_services_and_nodes() {
         FlowCounts {
             tx_bytes: sent.tx_bytes,
             tx_packets: sent.tx_packets,
-            rx_bytes: 0,
-            rx_packets: 0,
-        },
-    );
-    assert_names(
-        &flow,
-        &[
-            ("src_pod", Some("frontend-7d9-x1")),
-            ("dst_pod", None),
-            ("dst_service", Some("payments-api")),
-            ("dst_namespace", Some("payments")),
-        ],
-    );
-    // The replies left b before the node translated them back: a flow
-    // between a and the backend, named with the Service by its EndpointSlice.
-    let received = replies.read_when_quiet().link_layer();
-    let reply_flow = cluster.agent.wait_for_flow_with(
-        &FlowQuery::new()
-            .ip(b.ip(IpVersion::V4))
-            .port(via.client.port()),
-        "closed",
-        FlowCounts {
-            tx_bytes: 0,
-            tx_packets: 0,
             rx_bytes: received.rx_bytes,
             rx_packets: received.rx_packets,
         },
     );
     assert_eq!(
-        (reply_flow.src_ip, reply_flow.dst_port),
-        (a.ip(IpVersion::V4), TARGET_PORT)
+        (flow.src_ip, flow.dst_ip, flow.dst_port),
+        (a.ip(IpVersion::V4), IpAddr::V4(CLUSTER_IP), SERVICE_PORT)
     );
+    assert_eq!(
+        (
+            flow.other["dst_translated_ip"].clone(),
+            flow.other["dst_translated_port"].clone()
+        ),
+        (json!(b.ip(IpVersion::V4).to_string()), json!(TARGET_PORT)),
+        "the backend conntrack chose"
+    );
+    // Named after the pod that answered, with the Service it was reached by.
     assert_names(
-        &reply_flow,
+        &flow,
         &[
             ("src_pod", Some("frontend-7d9-x1")),
             ("dst_pod", Some("api-5f6-y2")),
+            ("dst_workload", Some("api")),
             ("dst_service", Some("payments-api")),
+            ("dst_namespace", Some("payments")),
         ],
+    );
+    // No second half: the backend's address finds the same flow.
+    let by_backend = cluster.agent.flows(
+        &FlowQuery::new()
+            .ip(b.ip(IpVersion::V4))
+            .port(via.client.port()),
+    );
+    assert_eq!(
+        by_backend.iter().map(|f| f.id).collect::<Vec<_>>(),
+        vec![flow.id]
     );
 
     // c (said to run elsewhere) → b: b is the local end.

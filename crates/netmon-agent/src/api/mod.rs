@@ -22,4 +22,4 @@ pub use query::{FlowQuery, QueryError};
 pub use serve::{serve, serve_with_grace, ServeError, SHUTDOWN_GRACE};
 pub use server::{api_router, api_router_with_lag_hook};
 pub use source::{FlowEvent, FlowEventKind, FlowSource};
-pub use view::{rfc3339, tcp_flag_names, FlowView};
+pub use view::{rfc3339, tcp_flag_names, FlowView, TranslatedEnds};

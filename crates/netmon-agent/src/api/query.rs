@@ -192,16 +192,24 @@ impl FlowQuery {
         Ok(query)
     }
 
-    /// Whether `flow` passes every filter.
+    /// Whether `flow` passes every filter. `ip` and `port` match either
+    /// end as the initiator addressed it or as translation changed it, so
+    /// a Service's backend finds the connections made to the Service.
     pub fn matches(&self, flow: &FlowView) -> bool {
-        self.ip
-            .is_none_or(|ip| flow.src_ip == ip || flow.dst_ip == ip)
-            && self
-                .port
-                .is_none_or(|port| flow.src_port == port || flow.dst_port == port)
-            && self
-                .protocol
-                .is_none_or(|protocol| flow.protocol_number == protocol.number())
+        let translated = &flow.translated;
+        self.ip.is_none_or(|ip| {
+            [flow.src_ip, flow.dst_ip].contains(&ip)
+                || [translated.src_translated_ip, translated.dst_translated_ip].contains(&Some(ip))
+        }) && self.port.is_none_or(|port| {
+            [flow.src_port, flow.dst_port].contains(&port)
+                || [
+                    translated.src_translated_port,
+                    translated.dst_translated_port,
+                ]
+                .contains(&Some(port))
+        }) && self
+            .protocol
+            .is_none_or(|protocol| flow.protocol_number == protocol.number())
             && self
                 .statuses
                 .as_ref()
@@ -554,6 +562,29 @@ mod tests {
         assert!(query.matches(&view(1, "10.0.0.1", 1000, "10.0.0.2", 80)));
         assert!(query.matches(&view(2, "10.0.0.1", 80, "10.0.0.2", 1000)));
         assert!(!query.matches(&view(3, "10.0.0.1", 1000, "10.0.0.2", 443)));
+    }
+
+    #[test]
+    fn ip_and_port_filters_also_match_translated_addresses() {
+        let mut flow = view(1, "10.0.0.1", 40000, "10.96.0.10", 80);
+        flow.translated.dst_translated_ip = Some("10.0.0.2".parse().unwrap());
+        flow.translated.dst_translated_port = Some(8080);
+        flow.translated.src_translated_ip = Some("192.0.2.1".parse().unwrap());
+        flow.translated.src_translated_port = Some(61000);
+        for (name, value) in [
+            ("ip", "10.96.0.10"),
+            ("ip", "10.0.0.2"),
+            ("ip", "192.0.2.1"),
+            ("port", "8080"),
+            ("port", "61000"),
+        ] {
+            assert!(
+                parse(&[(name, value)]).unwrap().matches(&flow),
+                "{name}={value}"
+            );
+        }
+        assert!(!parse(&[("ip", "10.0.0.3")]).unwrap().matches(&flow));
+        assert!(!parse(&[("port", "8081")]).unwrap().matches(&flow));
     }
 
     #[test]

@@ -43,6 +43,7 @@ pub(crate) fn view(id: u64, src: &str, src_port: u16, dst: &str, dst_port: u16) 
         icmp_type: None,
         icmp_code: None,
         sampling_rate: 1,
+        translated: Default::default(),
         names: Default::default(),
     }
 }

@@ -50,9 +50,38 @@ pub struct FlowView {
     /// One packet in this many was counted, and counted this many times
     /// (`capture.sampling_rate`); 1 means every packet, exact counts.
     pub sampling_rate: u32,
+    /// The addresses translation gave the ends (DNAT's backend, SNAT's
+    /// source), `null` when conntrack did not translate them.
+    #[serde(flatten)]
+    pub translated: TranslatedEnds,
     /// Pod, namespace, workload, service and node of each end.
     #[serde(flatten)]
     pub names: FlowNames,
+}
+
+/// Where a translated connection really went (`dst_translated_*`: the
+/// backend DNAT chose for the address in `dst_*`) and the source address
+/// the responder saw (`src_translated_*`, SNAT). All `null` for a
+/// connection conntrack did not translate.
+#[derive(Serialize, Clone, Debug, Default, PartialEq)]
+pub struct TranslatedEnds {
+    pub src_translated_ip: Option<IpAddr>,
+    pub src_translated_port: Option<u16>,
+    pub dst_translated_ip: Option<IpAddr>,
+    pub dst_translated_port: Option<u16>,
+}
+
+impl TranslatedEnds {
+    pub fn of(record: &FlowRecord) -> Self {
+        let initiator = record.translated_initiator();
+        let responder = record.translated_responder();
+        TranslatedEnds {
+            src_translated_ip: initiator.map(|end| end.ip.to_canonical()),
+            src_translated_port: initiator.map(|end| end.port),
+            dst_translated_ip: responder.map(|end| end.ip.to_canonical()),
+            dst_translated_port: responder.map(|end| end.port),
+        }
+    }
 }
 
 /// Wire flags and their names, in the order a TCP connection usually shows
@@ -105,6 +134,7 @@ impl FlowView {
             icmp_type: record.icmp.map(|(icmp_type, _)| icmp_type),
             icmp_code: record.icmp.map(|(_, code)| code),
             sampling_rate: 1,
+            translated: TranslatedEnds::of(record),
             names: FlowNames::of(identity),
         }
     }
@@ -168,6 +198,7 @@ mod tests {
             ifindex: 2,
             icmp: None,
             updated_at: 1_700_000_001_000_000_001,
+            nat: None,
         }
     }
 
@@ -245,6 +276,8 @@ mod tests {
                 "icmp_type": null,
                 "icmp_code": null,
                 "sampling_rate": 1,
+                "src_translated_ip": null, "src_translated_port": null,
+                "dst_translated_ip": null, "dst_translated_port": null,
                 "src_pod": null, "src_namespace": null, "src_workload": null,
                 "src_workload_kind": null, "src_service": null, "src_node": null,
                 "src_zone": null, "src_host_network": false, "src_labels": {},
@@ -293,6 +326,63 @@ mod tests {
         assert_eq!(json["dst_pod"], serde_json::Value::Null);
         assert_eq!(json["dst_namespace"], "payments");
         assert_eq!(json["dst_service"], "payments-api");
+    }
+
+    #[test]
+    fn a_dnat_flow_shows_the_backend_and_an_snat_flow_the_source_it_was_given() {
+        use crate::flow::{DirectionalKey, NatBinding};
+        let mut record = tcp_record();
+        let backend = Endpoint {
+            ip: IpAddr::V4(Ipv4Addr::new(10, 0, 1, 5)),
+            port: 8443,
+        };
+        let original = DirectionalKey {
+            src: record.key.initiator,
+            dst: record.key.responder,
+            protocol: Protocol::Tcp,
+        };
+        record.nat = NatBinding::translated(
+            original,
+            DirectionalKey {
+                src: backend,
+                dst: record.key.initiator,
+                protocol: Protocol::Tcp,
+            },
+        );
+        let json = serde_json::to_value(FlowView::from_record(
+            &record,
+            Direction::Egress,
+            None,
+            &unnamed(),
+        ))
+        .unwrap();
+        assert_eq!(json["dst_ip"], "10.0.0.2", "the address the client used");
+        assert_eq!(json["dst_translated_ip"], "10.0.1.5");
+        assert_eq!(json["dst_translated_port"], 8443);
+        assert_eq!(json["src_translated_ip"], serde_json::Value::Null);
+
+        let node = Endpoint {
+            ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+            port: 61000,
+        };
+        record.nat = NatBinding::translated(
+            original,
+            DirectionalKey {
+                src: record.key.responder,
+                dst: node,
+                protocol: Protocol::Tcp,
+            },
+        );
+        let view = FlowView::from_record(&record, Direction::Egress, None, &unnamed());
+        assert_eq!(
+            view.translated,
+            TranslatedEnds {
+                src_translated_ip: Some(node.ip),
+                src_translated_port: Some(61000),
+                dst_translated_ip: None,
+                dst_translated_port: None,
+            }
+        );
     }
 
     #[test]

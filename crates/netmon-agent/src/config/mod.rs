@@ -35,7 +35,7 @@ pub use load::load;
 pub use model::{
     ApiConfig, AttachMode, CaptureConfig, Config, ContextLabel, ExportConfig, FeaturesConfig,
     FlowConfig, FlowLabel, KubernetesConfig, KubernetesMode, LogConfig, LogFormat, LogLevel,
-    PerformanceConfig, PrometheusConfig,
+    NatConfig, PerformanceConfig, PrometheusConfig,
 };
 
 /// What the agent does after reading its configuration.

@@ -310,6 +310,9 @@ impl Default for ApiConfig {
 pub struct FeaturesConfig {
     /// Latency histograms.
     pub latency_tracking: LatencyTrackingConfig,
+    /// Connections the node translates (DNAT to a Service's backend, SNAT)
+    /// reported as one flow, with both addresses.
+    pub nat: NatConfig,
 }
 
 /// `features.latency_tracking.*`: latency histograms.
@@ -325,6 +328,27 @@ impl Default for LatencyTrackingConfig {
     fn default() -> Self {
         Self {
             histogram_buckets: crate::export::prometheus::DEFAULT_CONNECT_LATENCY_BUCKETS.to_vec(),
+        }
+    }
+}
+
+/// `features.nat.*`: joining the halves of translated connections, from
+/// conntrack (netlink, in the agent's network namespace).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NatConfig {
+    /// Read conntrack's translations at all.
+    pub enabled: bool,
+    /// Most translated connections held; more are not joined and are
+    /// counted in `netmon_nat_translations_dropped_total`.
+    pub max_entries: usize,
+}
+
+impl Default for NatConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_entries: 65_536,
         }
     }
 }

@@ -716,3 +716,37 @@ fn every_problem_path_names_a_real_setting() {
         assert!(known.iter().any(|k| k == setting), "{}", problem.path);
     }
 }
+
+#[test]
+fn nat_is_on_by_default_bounded_and_settable_from_file_and_environment() {
+    let defaults = Config::default().features.nat;
+    assert!(defaults.enabled);
+    assert_eq!(defaults.max_entries, 65_536);
+
+    let config = load_from(
+        "features:\n  nat:\n    max_entries: 1000\n",
+        &[],
+        &[("NETMON_FEATURES_NAT_ENABLED", "false")],
+    )
+    .unwrap();
+    assert_eq!(
+        config.features.nat,
+        NatConfig {
+            enabled: false,
+            max_entries: 1000
+        }
+    );
+
+    assert_eq!(
+        problems_in("features:\n  nat:\n    max_entries: 0\n"),
+        ["features.nat.max_entries: must be from 1 to 16777216, got 0"]
+    );
+    assert_eq!(
+        problems_in("features:\n  nat:\n    max_entries: 20000000\n"),
+        ["features.nat.max_entries: must be from 1 to 16777216, got 20000000"]
+    );
+    assert_eq!(
+        problems_in("features:\n  nat:\n    enable: true\n"),
+        ["features.nat.enable: unknown key (expected one of: enabled, max_entries)"]
+    );
+}

@@ -66,6 +66,7 @@ pub(crate) fn checks(config: &Config) -> Vec<Check> {
     check_export(config, &mut out);
     check_kubernetes(config, &mut out);
     check_features(config, &mut out);
+    check_nat(config, &mut out);
     check_performance(config, &mut out);
     out
 }
@@ -353,6 +354,24 @@ fn listeners_overlap(a: IpAddr, b: IpAddr) -> bool {
     let wildcard_covers =
         |wild: IpAddr, other: IpAddr| wild.is_unspecified() && (wild.is_ipv6() || other.is_ipv4());
     a == b || wildcard_covers(a, b) || wildcard_covers(b, a)
+}
+
+/// A bound that would hold more translations than a node could ever have
+/// is a typo, and could only end in running out of memory (a translation
+/// costs about 330 bytes).
+const MAX_NAT_ENTRIES: usize = 16 << 20;
+
+fn check_nat(config: &Config, out: &mut Vec<Check>) {
+    let nat = &config.features.nat;
+    if !(1..=MAX_NAT_ENTRIES).contains(&nat.max_entries) {
+        out.push(Check::new(
+            "features.nat.max_entries",
+            format!(
+                "must be from 1 to {MAX_NAT_ENTRIES}, got {}",
+                nat.max_entries
+            ),
+        ));
+    }
 }
 
 fn check_performance(config: &Config, out: &mut Vec<Check>) {

@@ -106,18 +106,26 @@ impl Resolver<'_> {
                 }
             }
         };
-        let key = &record.key;
+        // A translated connection is named after the workloads behind it:
+        // the backend DNAT chose, not the Service address the initiator
+        // used (which still names the Service).
+        let (initiator, responder) = record.real_ends();
+        let mut dst = name(previous.map(|p| &p.dst), responder.ip, responder.port);
+        let addressed = &record.key.responder;
+        if responder != *addressed {
+            let service_end = index.endpoint(addressed.ip, protocol, addressed.port);
+            if !dst.is_known() {
+                // A backend the index does not know: the Service still names it.
+                if service_end.is_known() {
+                    dst = Arc::new(service_end);
+                }
+            } else if service_end.service.is_some() && service_end.service != dst.service {
+                Arc::make_mut(&mut dst).service = service_end.service;
+            }
+        }
         let identity = FlowIdentity {
-            src: name(
-                previous.map(|p| &p.src),
-                key.initiator.ip,
-                key.initiator.port,
-            ),
-            dst: name(
-                previous.map(|p| &p.dst),
-                key.responder.ip,
-                key.responder.port,
-            ),
+            src: name(previous.map(|p| &p.src), initiator.ip, initiator.port),
+            dst,
         };
         self.given.insert(record.id, identity.clone());
         identity
@@ -238,6 +246,58 @@ mod tests {
         );
         enricher.retain(&HashSet::new());
         assert_eq!(enricher.remembered(), 0);
+    }
+
+    #[test]
+    fn a_translated_flow_is_named_after_its_backend_and_the_service_it_addressed() {
+        use crate::enrich::k8s::cached::CachedService;
+        use crate::flow::{DirectionalKey, NatBinding};
+        let index = Arc::new(RwLock::new(K8sIndex::new()));
+        index
+            .write()
+            .unwrap()
+            .upsert(pod("client", "10.0.0.1", "n1", 1));
+        index
+            .write()
+            .unwrap()
+            .upsert(pod("backend", "10.0.0.2", "n1", 1));
+        index
+            .write()
+            .unwrap()
+            .upsert(Cached::Service(CachedService {
+                key: ObjectKey {
+                    namespace: Arc::from("shop"),
+                    name: Arc::from("api"),
+                },
+                cluster_ips: vec!["10.96.0.10".parse().unwrap()],
+                ports: vec![(PortProtocol::Tcp, 80)],
+            }));
+        let enricher = Enricher::kubernetes(index, "n1");
+        let mut flow = record(1, "10.0.0.1", "10.96.0.10");
+        let seen = |record: &FlowRecord| enricher.resolver().identify(record);
+        assert_eq!(seen(&flow).dst.pod, None, "untranslated: the Service only");
+
+        let backend = Endpoint {
+            ip: "10.0.0.2".parse().unwrap(),
+            port: 8080,
+        };
+        let original = DirectionalKey {
+            src: flow.key.initiator,
+            dst: flow.key.responder,
+            protocol: Protocol::Tcp,
+        };
+        let reply = DirectionalKey {
+            src: backend,
+            dst: flow.key.initiator,
+            protocol: Protocol::Tcp,
+        };
+        flow.id = 2;
+        flow.nat = NatBinding::translated(original, reply);
+        let named = seen(&flow);
+        assert_eq!(named.src.pod.as_deref(), Some("client"));
+        assert_eq!(named.dst.pod.as_deref(), Some("backend"));
+        let service = named.dst.service.clone().unwrap();
+        assert_eq!(&*service.name, "api", "the Service it addressed");
     }
 
     #[test]

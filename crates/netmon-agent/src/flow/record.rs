@@ -2,6 +2,7 @@
 //! oriented initiator → responder.
 
 use super::model::{Endpoint, FlowStatus, Protocol, UnixNanos};
+use super::nat::NatBinding;
 
 /// Key of a connection: the same for both directions' packets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -44,6 +45,9 @@ pub struct FlowRecord {
     pub icmp: Option<(u8, u8)>,
     /// `now` of the last table operation that changed this record.
     pub updated_at: UnixNanos,
+    /// How conntrack translated the connection (DNAT, SNAT), when it did:
+    /// the key is then the original tuple, as the initiator addressed it.
+    pub nat: Option<NatBinding>,
 }
 
 impl FlowRecord {
@@ -71,11 +75,35 @@ impl FlowRecord {
             ifindex,
             icmp: None,
             updated_at: now,
+            nat: None,
         }
     }
 
     pub fn tcp_flags(&self) -> u32 {
         self.tx_tcp_flags | self.rx_tcp_flags
+    }
+
+    /// The initiator's address as the responder saw it, when SNAT changed it.
+    pub fn translated_initiator(&self) -> Option<Endpoint> {
+        self.nat
+            .and_then(|nat| nat.translated_end(self.key.initiator))
+    }
+
+    /// The responder that answered, when DNAT sent the connection elsewhere
+    /// than the address the initiator used.
+    pub fn translated_responder(&self) -> Option<Endpoint> {
+        self.nat
+            .and_then(|nat| nat.translated_end(self.key.responder))
+    }
+
+    /// The ends as the workloads behind them: the initiator as it is, the
+    /// responder DNAT chose rather than the Service address. What names and
+    /// locality are decided from.
+    pub fn real_ends(&self) -> (Endpoint, Endpoint) {
+        match self.nat {
+            Some(nat) => (nat.real(self.key.initiator), nat.real(self.key.responder)),
+            None => (self.key.initiator, self.key.responder),
+        }
     }
 }
 

@@ -61,18 +61,27 @@
 //!   retention, to make room, or replaced by a new generation; hence
 //!   `opened_total == flows + evicted_total + pruned_total` and
 //!   `closed_total == terminal + pruned_total`.
+//! * **Translated connections** (`*_with_nat`): a delta or event whose key
+//!   belongs to a connection conntrack translated is counted under the
+//!   connection's original tuple ([`NatTable::attribute`]), so the request
+//!   counted before DNAT and the reply counted before un-NAT are one record,
+//!   and the record carries the binding (the last one seen). The rules above
+//!   then apply unchanged to the attributed keys.
 //! * Changes accumulate until [`FlowTable::take_changes`] is called.
 //!
 //! Every operation is O(log n) per touched record: the records live in a hash
 //! map and two ordered indexes keep the active records by `last_seen` and the
 //! terminal ones by `ended_at`, for idle-out, pruning and eviction.
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use super::model::{
-    tcp_flags, Endpoint, FlowDelta, FlowStatus, Protocol, TcpEvent, TcpEventKind, UnixNanos,
+    tcp_flags, DirectionalKey, Endpoint, FlowDelta, FlowStatus, Protocol, TcpEvent, TcpEventKind,
+    UnixNanos,
 };
+use super::nat::{NatBinding, NatTable};
 use super::record::{ConnectionKey, Counters, FlowChange, FlowChangeKind, FlowRecord};
 
 /// Limits of the flow table; can be replaced at run time with
@@ -239,9 +248,36 @@ impl FlowTable {
 
     /// Adds one drain of per-direction counters.
     pub fn apply_deltas(&mut self, deltas: &[FlowDelta], now: UnixNanos) {
+        self.apply_deltas_with_nat(deltas, &NatTable::new(1), now);
+    }
+
+    /// Adds one drain of per-direction counters, counting every delta of a
+    /// translated connection in `nat` under the connection's original
+    /// tuple (see [`NatTable::attribute`]): the request counted before DNAT
+    /// and the reply counted before un-NAT make one record, which carries
+    /// the binding.
+    pub fn apply_deltas_with_nat(&mut self, deltas: &[FlowDelta], nat: &NatTable, now: UnixNanos) {
         if deltas.is_empty() {
             return;
         }
+        let mut bindings: HashMap<PairKey, NatBinding> = HashMap::new();
+        let deltas: Cow<'_, [FlowDelta]> = if nat.is_empty() {
+            Cow::Borrowed(deltas)
+        } else {
+            Cow::Owned(
+                deltas
+                    .iter()
+                    .map(|d| match nat.attribute(&d.key) {
+                        Some((key, binding)) => {
+                            bindings.insert(PairKey::new(key.protocol, key.src, key.dst), *binding);
+                            FlowDelta { key, ..*d }
+                        }
+                        None => *d,
+                    })
+                    .collect(),
+            )
+        };
+        let deltas = deltas.as_ref();
         // Sort by pair, then by a total order on the deltas, so that each
         // pair's deltas are contiguous and in a slice-order-independent order
         // (latest last — "latest ICMP type" is then the last one applied).
@@ -275,12 +311,36 @@ impl FlowTable {
         for &(_, start, end) in &groups {
             batch.clear();
             batch.extend(order[start..end].iter().map(|&(_, i)| &deltas[i]));
-            self.apply_pair(order[start].0, &batch, now);
+            let pair = order[start].0;
+            self.apply_pair(pair, &batch, bindings.get(&pair), now);
         }
     }
 
     /// Adds one TCP lifecycle event.
     pub fn apply_tcp_event(&mut self, event: &TcpEvent, now: UnixNanos) {
+        self.apply_tcp_event_with_nat(event, &NatTable::new(1), now);
+    }
+
+    /// Adds one TCP lifecycle event; the socket of a translated connection
+    /// in `nat` (the backend's sees the client, the client's the Service
+    /// address) reports to the connection's one record.
+    pub fn apply_tcp_event_with_nat(&mut self, event: &TcpEvent, nat: &NatTable, now: UnixNanos) {
+        let seen = DirectionalKey {
+            src: event.local,
+            dst: event.remote,
+            protocol: Protocol::Tcp,
+        };
+        let (event, binding) = match nat.attribute(&seen) {
+            Some((key, binding)) => (
+                &TcpEvent {
+                    local: key.src,
+                    remote: key.dst,
+                    ..*event
+                },
+                Some(*binding),
+            ),
+            None => (event, None),
+        };
         let pair = PairKey::new(Protocol::Tcp, event.local, event.remote);
         match self
             .entries
@@ -288,7 +348,7 @@ impl FlowTable {
             .map(|entry| is_later_connection(entry, event))
         {
             Some(false) => {
-                self.touch_with_event(pair, event, now);
+                self.touch_with_event(pair, event, binding, now);
                 return;
             }
             Some(true) => self.remove_terminal(pair),
@@ -310,6 +370,7 @@ impl FlowTable {
             established: false,
             idle_ended: false,
         };
+        entry.record.nat = binding;
         apply_event(&mut entry, event);
         self.insert_new(pair, entry, Counters::default(), Counters::default());
     }
@@ -407,11 +468,21 @@ impl FlowTable {
         }
     }
 
-    /// Applies all deltas of one pair from one batch.
-    fn apply_pair(&mut self, pair: PairKey, batch: &[&FlowDelta], now: UnixNanos) {
+    /// Applies all deltas of one pair from one batch; `binding` is the
+    /// translation the pair's deltas were attributed through, if any.
+    fn apply_pair(
+        &mut self,
+        pair: PairKey,
+        batch: &[&FlowDelta],
+        binding: Option<&NatBinding>,
+        now: UnixNanos,
+    ) {
         let mut keep_initiator = None;
         if let Some(entry) = self.entries.get_mut(&pair) {
             if !starts_new_generation(entry, batch) {
+                if binding.is_some() {
+                    entry.record.nat = binding.copied();
+                }
                 let absorbed = absorb_batch(entry, batch, now);
                 let snapshot = entry.record.clone();
                 self.reindex(pair, &snapshot, absorbed.before);
@@ -444,17 +515,28 @@ impl FlowTable {
             established: false,
             idle_ended: false,
         };
+        entry.record.nat = binding.copied();
         let absorbed = absorb_batch(&mut entry, batch, now);
         self.insert_new(pair, entry, absorbed.added_tx, absorbed.added_rx);
     }
 
     /// Applies an event to the existing record of `pair`.
-    fn touch_with_event(&mut self, pair: PairKey, event: &TcpEvent, now: UnixNanos) {
+    fn touch_with_event(
+        &mut self,
+        pair: PairKey,
+        event: &TcpEvent,
+        binding: Option<NatBinding>,
+        now: UnixNanos,
+    ) {
         let Some(entry) = self.entries.get_mut(&pair) else {
             return;
         };
         let before = Slot::of(&entry.record);
-        let outcome = apply_event(entry, event);
+        let mut outcome = apply_event(entry, event);
+        if binding.is_some() && entry.record.nat != binding {
+            entry.record.nat = binding;
+            outcome.changed = true;
+        }
         if !outcome.changed && !outcome.became_terminal {
             return;
         }

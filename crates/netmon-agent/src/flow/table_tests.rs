@@ -6,6 +6,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::flow::model::{tcp_flags::*, DirectionalKey};
+use crate::flow::nat::{NatBinding, NatTable};
 
 const SEC: u64 = 1_000_000_000;
 const TIMEOUT_S: u64 = 30;
@@ -1025,5 +1026,233 @@ proptest! {
             (records, t.take_changes(), t.stats())
         };
         prop_assert_eq!(run(&batch), run(&shuffled));
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Translated connections: the two halves of a DNAT'd connection join.
+
+/// The Service address the client uses.
+fn service() -> Endpoint {
+    ep(100, 80)
+}
+
+/// The backend DNAT sends it to.
+fn backend() -> Endpoint {
+    ep(2, 8080)
+}
+
+/// client → service, DNAT'd to backend.
+fn dnat_binding() -> NatBinding {
+    NatBinding::translated(
+        DirectionalKey {
+            src: client(),
+            dst: service(),
+            protocol: Protocol::Tcp,
+        },
+        DirectionalKey {
+            src: backend(),
+            dst: client(),
+            protocol: Protocol::Tcp,
+        },
+    )
+    .unwrap()
+}
+
+fn nat_with(binding: NatBinding) -> NatTable {
+    let mut nat = NatTable::new(16);
+    nat.insert(binding);
+    nat
+}
+
+#[test]
+fn the_request_before_dnat_and_the_reply_before_un_nat_are_one_connection() {
+    let mut up = tcp(client(), service(), 1, SYN | SYN_ONLY | ACK);
+    up.packets = 3;
+    let down = tcp(backend(), client(), 2, SYN | ACK | SYN_ACK);
+    let nat = nat_with(dnat_binding());
+
+    let mut t = table();
+    t.apply_deltas_with_nat(&[down, up], &nat, SEC);
+    assert_eq!(t.len(), 1);
+    let r = t
+        .get(&key(Protocol::Tcp, client(), service()))
+        .unwrap()
+        .clone();
+    assert_eq!((r.tx.packets, r.rx.packets), (3, 1));
+    assert_eq!(r.nat, Some(dnat_binding()));
+    assert_eq!(r.translated_responder(), Some(backend()));
+    assert_eq!(r.translated_initiator(), None);
+    assert_eq!(r.real_ends(), (client(), backend()));
+
+    // Without the translation they are two connections, as TC saw them.
+    let mut plain = table();
+    plain.apply_deltas(&[down, up], SEC);
+    assert_eq!(plain.len(), 2);
+}
+
+#[test]
+fn the_backends_socket_events_update_the_translated_connection() {
+    let nat = nat_with(dnat_binding());
+    let mut t = table();
+    t.apply_deltas_with_nat(&handshake_via_service(1), &nat, SEC);
+    let id = t.get(&key(Protocol::Tcp, client(), service())).unwrap().id;
+    t.take_changes();
+
+    // The backend's socket sees the client; the client's sees the Service.
+    t.apply_tcp_event_with_nat(
+        &event(TcpEventKind::Accepted, backend(), client(), 3),
+        &nat,
+        2 * SEC,
+    );
+    t.apply_tcp_event_with_nat(
+        &event(TcpEventKind::Closed, backend(), client(), 500),
+        &nat,
+        2 * SEC,
+    );
+    assert_eq!(t.len(), 1, "no record keyed by the backend");
+    let r = t
+        .get(&key(Protocol::Tcp, client(), service()))
+        .unwrap()
+        .clone();
+    assert_eq!((r.id, r.status), (id, FlowStatus::Closed));
+    assert_eq!(r.ended_at, Some(500_000_000));
+}
+
+#[test]
+fn an_event_before_any_packet_creates_the_record_under_the_original_tuple() {
+    let nat = nat_with(dnat_binding());
+    let mut t = table();
+    t.apply_tcp_event_with_nat(
+        &event(TcpEventKind::Accepted, backend(), client(), 3),
+        &nat,
+        SEC,
+    );
+    let r = t
+        .get(&key(Protocol::Tcp, client(), service()))
+        .unwrap()
+        .clone();
+    assert_eq!(
+        r.nat,
+        Some(dnat_binding()),
+        "the accepting end is the responder"
+    );
+}
+
+#[test]
+fn snat_keeps_the_initiator_and_reports_the_address_it_was_given() {
+    let translated_source = ep(254, 61_000);
+    let binding = NatBinding::translated(
+        DirectionalKey {
+            src: client(),
+            dst: server(),
+            protocol: Protocol::Udp,
+        },
+        DirectionalKey {
+            src: server(),
+            dst: translated_source,
+            protocol: Protocol::Udp,
+        },
+    )
+    .unwrap();
+    let mut t = table();
+    t.apply_deltas_with_nat(
+        &[
+            udp(client(), server(), 1),
+            udp(server(), translated_source, 2),
+        ],
+        &nat_with(binding),
+        SEC,
+    );
+    assert_eq!(t.len(), 1);
+    let r = t.records().next().unwrap().clone();
+    assert_eq!(r.key, key(Protocol::Udp, client(), server()));
+    assert_eq!((r.tx.packets, r.rx.packets), (1, 1));
+    assert_eq!(r.translated_initiator(), Some(translated_source));
+    assert_eq!(r.translated_responder(), None);
+    assert_eq!(r.real_ends(), (client(), server()));
+}
+
+/// A handshake and one exchange through the Service: the request counted
+/// before DNAT, the reply before un-NAT.
+fn handshake_via_service(start_ms: u64) -> Vec<FlowDelta> {
+    handshake(start_ms)
+        .into_iter()
+        .map(|mut d| {
+            if d.key.src == client() {
+                d.key.dst = service();
+            } else {
+                d.key.src = backend();
+            }
+            d
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Whichever of its four keys each direction was counted under, a
+    /// translated connection ends up exactly as if every packet had been
+    /// counted under its original tuple (or its reverse): same records,
+    /// changes and stats, plus the binding on the record. Unrelated flows
+    /// are untouched.
+    #[test]
+    fn every_view_of_a_translated_connection_counts_as_the_original(
+        specs in prop::collection::vec((delta_spec(), 0usize..4), 1..12),
+    ) {
+        let binding = dnat_binding();
+        let original = binding.original;
+        let views = [
+            (original, original),
+            (binding.reply, original.reversed()),
+            (binding.reply.reversed(), original),
+            (original.reversed(), original.reversed()),
+        ];
+        let plain_specs: Vec<DeltaSpec> = specs.iter().map(|(s, _)| s.clone()).collect();
+        let timed = deltas_between(&plain_specs, 0, SEC);
+        let mut seen = Vec::new();
+        let mut attributed = Vec::new();
+        for (delta, (spec, view)) in timed.iter().zip(&specs) {
+            // Half of the specs belong to the translated connection.
+            if spec.tcp && spec.bytes % 2 == 0 {
+                let (seen_key, counted_key) = views[*view];
+                seen.push(FlowDelta { key: seen_key, ..*delta });
+                attributed.push(FlowDelta { key: counted_key, ..*delta });
+            } else {
+                seen.push(*delta);
+                attributed.push(*delta);
+            }
+        }
+
+        let mut with_nat = table();
+        with_nat.apply_deltas_with_nat(&seen, &nat_with(binding), SEC);
+        let mut expected = table();
+        expected.apply_deltas(&attributed, SEC);
+
+        let strip = |mut r: FlowRecord| {
+            let ends = [r.key.initiator, r.key.responder];
+            if ends.contains(&client()) && ends.contains(&service()) {
+                assert_eq!(r.nat, Some(binding));
+                r.nat = None;
+            }
+            r
+        };
+        let mut got: Vec<FlowRecord> = with_nat.records().cloned().map(strip).collect();
+        let mut want: Vec<FlowRecord> = expected.records().cloned().collect();
+        got.sort_by_key(|r| r.id);
+        want.sort_by_key(|r| r.id);
+        prop_assert_eq!(got, want);
+        let changes = |t: &mut FlowTable| {
+            t.take_changes()
+                .into_iter()
+                .map(|mut c| {
+                    c.record.nat = None;
+                    c
+                })
+                .collect::<Vec<_>>()
+        };
+        prop_assert_eq!(changes(&mut with_nat), changes(&mut expected));
+        prop_assert_eq!(with_nat.stats(), expected.stats());
     }
 }

@@ -17,7 +17,7 @@ use crate::{
     source::kernel::{self, ClockMap},
 };
 
-use super::{state::context, AgentState};
+use super::{nat, state::context, AgentState};
 
 pub async fn run(
     state: Arc<AgentState>,
@@ -52,6 +52,9 @@ pub async fn run(
 
 fn drain_once(state: &AgentState, interval: Duration) -> Result<(), netmon_ebpf::EbpfError> {
     let started = Instant::now();
+    // Before the maps are swapped: translations ended before this point
+    // have all their packets in this drain (see `flow::nat`).
+    let nat_generation = nat::lock(&state.nat).begin_drain();
     let (drained, kernel_stats, iface_counters, packet_sizes, icmp_counts) = {
         let mut guard = state.ebpf.lock().expect("ebpf lock");
         let Some(ebpf) = guard.as_mut() else {
@@ -78,9 +81,17 @@ fn drain_once(state: &AgentState, interval: Duration) -> Result<(), netmon_ebpf:
 
     let merge_started = Instant::now();
     let now = clock.wall_now();
+    // Conntrack events still in the socket: a connection this drain counted
+    // may have been announced just now.
+    nat::lock(&state.nat).pump();
     let (changes, active, stats) = {
         let mut table = state.table.lock().expect("table lock");
-        table.apply_deltas(&deltas, now);
+        {
+            let mut nat = nat::lock(&state.nat);
+            table.apply_deltas_with_nat(&deltas, nat.table(), now);
+            nat.end_drain(nat_generation);
+            metrics.set_nat(&nat.reading());
+        }
         table.expire(now);
         let changes = table.take_changes();
         let mut active: HashMap<(Protocol, Direction), u64> = HashMap::new();

@@ -13,7 +13,7 @@ use crate::{
     source::kernel::{self, ClockMap},
 };
 
-use super::AgentState;
+use super::{nat, AgentState};
 
 const MAX_EVENTS_PER_WAKEUP: usize = 8192;
 /// Events gather in the ring buffer and are read every 10 ms (the kernel
@@ -55,13 +55,17 @@ pub async fn run(
             .iter()
             .filter_map(|e| kernel::tcp_event(e, &clock))
             .collect();
+        // A backend's socket reports a translated connection; its conntrack
+        // event may still be in the socket.
+        nat::lock(&state.nat).pump();
         let changes = {
             let mut table = state.table.lock().expect("table lock");
+            let nat = nat::lock(&state.nat);
             // connect() enters SYN_SENT before it picks the source port, so
             // the "opened" event carries local port 0: it counts in the
             // metrics but must not create a flow (the SYN's flow follows).
             for event in events.iter().filter(|e| e.local.port != 0) {
-                table.apply_tcp_event(event, clock.wall_now());
+                table.apply_tcp_event_with_nat(event, nat.table(), clock.wall_now());
             }
             table.take_changes()
         };

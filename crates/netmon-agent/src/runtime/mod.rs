@@ -5,6 +5,7 @@ mod drain_loop;
 mod event_loop;
 mod interfaces;
 mod k8s_status;
+mod nat;
 mod state;
 
 use std::{sync::Arc, time::Duration};
@@ -141,6 +142,11 @@ pub async fn run(config: Config) -> Result<(), RuntimeError> {
             readiness.clone(),
             shutdown_rx.clone(),
         )));
+    }
+
+    // Before the drain loop, so that its first drain joins translations.
+    if let Some(task) = nat::start(state.clone(), &config.features.nat, shutdown_rx.clone()).await {
+        tasks.push(task);
     }
 
     // Interfaces first, so the first drain already covers them.

@@ -10,6 +10,7 @@ use std::{
 use netmon_ebpf::NetmonEbpf;
 use tokio::sync::broadcast;
 
+use super::nat::NatFeed;
 use crate::{
     api::{FlowEvent, FlowEventKind, FlowSource, FlowView},
     enrich::{Enricher, Resolver},
@@ -26,6 +27,9 @@ pub struct AgentState {
     pub enricher: Enricher,
     /// `capture.sampling_rate`, shown on every flow.
     sampling_rate: u32,
+    /// Connections the node translated, from conntrack (`features.nat`);
+    /// lock it after `table` when holding both.
+    pub nat: Mutex<NatFeed>,
     local_addresses: RwLock<HashSet<IpAddr>>,
     /// Names of interfaces by index, kept after an interface is gone so
     /// that its flows keep a readable name.
@@ -52,6 +56,7 @@ impl AgentState {
             metrics,
             enricher,
             sampling_rate,
+            nat: Mutex::new(NatFeed::off()),
             local_addresses: RwLock::new(HashSet::new()),
             interface_names: RwLock::new(HashMap::new()),
             events,

@@ -1,4 +1,5 @@
 //! The stages that read the kernel.
 
+pub mod conntrack;
 pub mod kernel;
 pub mod links;

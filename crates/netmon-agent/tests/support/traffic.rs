@@ -158,6 +158,20 @@ pub fn udp_echo(
     datagrams: usize,
     size: usize,
 ) -> Endpoints {
+    udp_echo_via(client_ns, server_ns, server, server, datagrams, size)
+}
+
+/// Like [`udp_echo`], with the client sending to `connect_to` (an address
+/// the node translates to `server`). The returned `server` is `connect_to`,
+/// as the client saw it.
+pub fn udp_echo_via(
+    client_ns: &str,
+    server_ns: &str,
+    server: SocketAddr,
+    connect_to: SocketAddr,
+    datagrams: usize,
+    size: usize,
+) -> Endpoints {
     let server_socket = in_netns(server_ns, || UdpSocket::bind(server))
         .unwrap_or_else(|e| panic!("bind {server} in {server_ns}: {e}"));
     server_socket
@@ -178,7 +192,7 @@ pub fn udp_echo(
         SocketAddr::V6(_) => "[::]:0".parse().expect("address"),
     };
     let client = in_netns(client_ns, || UdpSocket::bind(unspecified)).expect("bind client");
-    client.connect(server).expect("connect udp");
+    client.connect(connect_to).expect("connect udp");
     client.set_read_timeout(Some(IO_TIMEOUT)).expect("timeout");
     let payload = vec![0x5a; size];
     let mut buffer = vec![0u8; 65536];
@@ -192,7 +206,7 @@ pub fn udp_echo(
     echo.join().expect("echo thread");
     Endpoints {
         client: client.local_addr().expect("local addr"),
-        server,
+        server: connect_to,
     }
 }
 

@@ -16,6 +16,7 @@ use super::flow_series::FlowSeries;
 use super::k8s::{K8sMetrics, K8sReading};
 use super::kernel::{AttachMode, Hook, InterfaceMetrics, KernelCounters, KernelMetrics};
 use super::kube_netc::KubeNetc;
+use super::nat::{NatMetrics, NatReading};
 use super::options::{ContextLabel, FlowContext, FlowLabel, MetricsOptions};
 use super::packets::{IcmpCount, PacketMetrics, SizeBucketTotals};
 use super::register::{
@@ -122,6 +123,7 @@ pub struct AgentMetrics {
     kube_netc: Option<KubeNetc>,
     k8s: K8sMetrics,
     packets: PacketMetrics,
+    nat: NatMetrics,
 }
 
 fn validate(options: &MetricsOptions) -> Result<(), MetricsError> {
@@ -320,6 +322,7 @@ impl AgentMetrics {
             },
             k8s: K8sMetrics::register(&r)?,
             packets: PacketMetrics::register(&r)?,
+            nat: NatMetrics::register(&r)?,
             registry: r,
         })
     }
@@ -542,6 +545,11 @@ impl AgentMetrics {
     /// Takes cumulative readings of the kernel's ICMP type/code counts.
     pub fn set_icmp_counts(&self, counts: &[IcmpCount]) {
         self.packets.set_icmp(counts);
+    }
+
+    /// Takes a cumulative reading of the NAT source (`features.nat`).
+    pub fn set_nat(&self, reading: &NatReading) {
+        self.nat.set(reading);
     }
 
     /// Takes cumulative readings of the Kubernetes watches.

@@ -5,6 +5,7 @@ mod k8s;
 mod kernel;
 mod kube_netc;
 mod metrics;
+mod nat;
 mod options;
 mod packets;
 mod register;
@@ -16,6 +17,7 @@ mod tests;
 pub use k8s::K8sReading;
 pub use kernel::{AttachMode, Hook, KernelCounters};
 pub use metrics::{tcp_event_name, AgentMetrics, MetricsError, Stage};
+pub use nat::NatReading;
 pub use options::{
     ContextLabel, FlowContext, FlowLabel, MetricsOptions, DEFAULT_CONNECT_LATENCY_BUCKETS,
     DEFAULT_FLOW_SERIES_RETENTION,

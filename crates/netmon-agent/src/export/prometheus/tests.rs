@@ -53,6 +53,7 @@ fn record(
         ifindex: 1,
         icmp: None,
         updated_at: 0,
+        nat: None,
     }
 }
 
@@ -657,6 +658,13 @@ fn populated_metrics() -> AgentMetrics {
         code: 0,
         packets: 2,
     }]);
+    metrics.set_nat(&super::NatReading {
+        up: true,
+        translations: 2,
+        dropped: 1,
+        overflows: 1,
+        malformed: 1,
+    });
     metrics
 }
 
@@ -927,4 +935,27 @@ fn kubernetes_watch_readings_become_sync_status_objects_and_error_totals() {
         value(&metrics, "netmon_k8s_watch_errors_total", &pods),
         Some(3.0)
     );
+}
+
+#[test]
+fn nat_readings_become_gauges_and_counters_of_the_difference() {
+    let metrics = default_metrics();
+    let reading = |translations, dropped| super::NatReading {
+        up: true,
+        translations,
+        dropped,
+        overflows: 0,
+        malformed: 0,
+    };
+    metrics.set_nat(&reading(5, 2));
+    metrics.set_nat(&reading(3, 7));
+    let text = metrics.encode();
+    for line in [
+        "netmon_nat_up 1\n",
+        "netmon_nat_translations 3\n",
+        "netmon_nat_translations_dropped_total 7\n",
+        "netmon_nat_event_overflows_total 0\n",
+    ] {
+        assert!(text.contains(line), "{line}in\n{text}");
+    }
 }
