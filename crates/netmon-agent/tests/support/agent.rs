@@ -47,6 +47,8 @@ pub struct AgentConfig {
     pub kubernetes_auto: bool,
     /// Extra `export.prometheus` keys, as YAML lines indented by 4.
     pub prometheus_yaml: String,
+    /// `features` sub-sections, as YAML lines indented by 2.
+    pub features_yaml: String,
 }
 
 #[derive(Debug, Clone)]
@@ -66,6 +68,7 @@ impl Default for AgentConfig {
             kubernetes: None,
             kubernetes_auto: false,
             prometheus_yaml: String::new(),
+            features_yaml: String::new(),
         }
     }
 }
@@ -98,6 +101,10 @@ impl AgentConfig {
         if !self.prometheus_yaml.is_empty() {
             yaml.push_str("export:\n  prometheus:\n");
             yaml.push_str(&self.prometheus_yaml);
+        }
+        if !self.features_yaml.is_empty() {
+            yaml.push_str("features:\n");
+            yaml.push_str(&self.features_yaml);
         }
         yaml
     }
@@ -271,6 +278,24 @@ impl Agent {
             _ => Err(format!("expected exactly one flow, got {}", flows.len())),
         });
         flows.into_iter().next().expect("one flow")
+    }
+
+    /// `GET /api/v1/security/events` with `query` (e.g. `"?type=port_scan"`).
+    pub fn security_events(&self, query: &str) -> Vec<serde_json::Value> {
+        let path = format!("/api/v1/security/events{query}");
+        let response = http_get(&self.ns, self.api, &path)
+            .unwrap_or_else(|e| panic!("GET {path}: {e}\nagent log:\n{}", self.log()));
+        assert_eq!(
+            response.status, 200,
+            "GET {path} answered {}: {}",
+            response.status, response.body
+        );
+        serde_json::from_str(&response.body).unwrap_or_else(|e| {
+            panic!(
+                "GET {path} returned unparsable events ({e}): {}",
+                response.body
+            )
+        })
     }
 
     /// Current metrics.
@@ -580,6 +605,15 @@ impl FollowStream {
 
     /// The next event, or `None` if none arrived within `timeout`.
     pub fn next_event(&mut self, timeout: Duration) -> Option<FlowEvent> {
+        self.next_line(timeout).map(|line| {
+            serde_json::from_value(line.clone())
+                .unwrap_or_else(|e| panic!("follow line is not a flow event ({e}): {line}"))
+        })
+    }
+
+    /// The next line of any kind (flow, security, lagged) as JSON, or `None`
+    /// if none arrived within `timeout`.
+    pub fn next_line(&mut self, timeout: Duration) -> Option<serde_json::Value> {
         let deadline = Instant::now() + timeout;
         loop {
             self.decode();

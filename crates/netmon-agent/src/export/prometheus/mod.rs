@@ -7,6 +7,7 @@ mod kube_netc;
 mod metrics;
 mod options;
 mod register;
+mod security;
 mod server;
 
 #[cfg(test)]
