@@ -48,10 +48,40 @@ fn start_node() -> TestNode {
     TestNode { agent, topology }
 }
 
-fn security_events_total(agent: &Agent, kind: &str) -> Option<f64> {
-    agent
-        .metrics()
-        .value("netmon_security_events_total", &[("type", kind)])
+/// The events whose source or scanned host is `ip`: this test's own. The
+/// agent also hears of TCP connections in other tests' namespaces, so a
+/// scan made there at the same time would be listed (and counted) too,
+/// under its own addresses.
+fn events_naming(agent: &Agent, ip: IpAddr) -> Vec<serde_json::Value> {
+    agent.security_events(&format!("?ip={ip}"))
+}
+
+/// Waits until exactly `count` events name `ip`.
+fn wait_for_events_naming(agent: &Agent, ip: IpAddr, count: usize) {
+    eventually(
+        Duration::from_secs(10),
+        &format!("{count} events naming {ip}"),
+        || match events_naming(agent, ip).len() {
+            n if n == count => Ok(()),
+            n => Err(format!("{n} events")),
+        },
+    );
+}
+
+/// Asserts that `netmon_security_events_total` counts exactly the listed
+/// events of each type: with nothing else scanning on the machine, the
+/// events of this test alone.
+fn assert_metric_counts_every_listed_event(agent: &Agent) {
+    let listed = agent.security_events("");
+    let metrics = agent.metrics();
+    for kind in ["port_scan", "host_scan"] {
+        let count = listed.iter().filter(|e| e["type"] == kind).count() as f64;
+        assert_eq!(
+            metrics.value("netmon_security_events_total", &[("type", kind)]),
+            Some(count),
+            "netmon_security_events_total{{type={kind:?}}} vs the listed events: {listed:#?}"
+        );
+    }
 }
 
 /// Waits until the agent has completed two more drains than now: every
@@ -222,12 +252,14 @@ fn a_busy_client_making_500_connections_to_5_ports_is_not_a_scan() {
         });
     wait_for_two_drains(&node.agent);
 
-    assert_eq!(security_events_total(&node.agent, "port_scan"), Some(0.0));
-    assert_eq!(security_events_total(&node.agent, "host_scan"), Some(0.0));
-    assert_eq!(
-        node.agent.security_events(""),
-        Vec::<serde_json::Value>::new()
-    );
+    for end in [client, server] {
+        assert_eq!(
+            events_naming(&node.agent, end),
+            Vec::<serde_json::Value>::new()
+        );
+    }
+    // Both series at 0, unless another test scanned at the same time.
+    assert_metric_counts_every_listed_event(&node.agent);
 }
 
 #[test]
@@ -251,13 +283,13 @@ fn a_scan_of_200_closed_ports_is_reported_once_naming_the_scanner_and_101_ports(
 
     let line = next_security_line(&mut follow);
     wait_for_two_drains(&node.agent);
-    let events = node.agent.security_events("");
+    let events = events_naming(&node.agent, scanner);
     assert_eq!(events.len(), 1, "one scan, one event: {events:#?}");
     let event = &events[0];
     assert_eq!(
         figures(event),
         json!({
-            "id": 1,
+            "id": event["id"],
             "type": "port_scan",
             "src_ip": scanner.to_string(),
             "dst_ip": target.to_string(),
@@ -280,9 +312,8 @@ fn a_scan_of_200_closed_ports_is_reported_once_naming_the_scanner_and_101_ports(
     let mut streamed = line.clone();
     streamed.as_object_mut().unwrap().remove("event");
     assert_eq!(&streamed, event, "the follow line is the listed event");
-
-    assert_eq!(security_events_total(&node.agent, "port_scan"), Some(1.0));
-    assert_eq!(security_events_total(&node.agent, "host_scan"), Some(0.0));
+    // 1 port_scan and 0 host_scan, unless another test scanned meanwhile.
+    assert_metric_counts_every_listed_event(&node.agent);
 }
 
 #[test]
@@ -298,14 +329,7 @@ fn a_scan_after_a_quiet_window_is_a_new_episode_and_reported_again() {
     let first: Vec<u16> = (30_001..=30_150).collect();
     connect_to_closed_ports(a.ns_name(), target, &first);
     let (_, first_ended) = wait_for_refused_flows(&node.agent, scanner, &first);
-    eventually(
-        Duration::from_secs(10),
-        "the first scan's event",
-        || match node.agent.security_events("").len() {
-            1 => Ok(()),
-            n => Err(format!("{n} events")),
-        },
-    );
+    wait_for_events_naming(&node.agent, scanner, 1);
 
     // Quiet for longer than the window, then scan other ports.
     std::thread::sleep(WINDOW + Duration::from_millis(500));
@@ -313,22 +337,19 @@ fn a_scan_after_a_quiet_window_is_a_new_episode_and_reported_again() {
     connect_to_closed_ports(a.ns_name(), target, &second);
     let all: Vec<u16> = first.iter().chain(&second).copied().collect();
     wait_for_refused_flows(&node.agent, scanner, &all);
-    eventually(
-        Duration::from_secs(10),
-        "the second scan's event",
-        || match node.agent.security_events("").len() {
-            2 => Ok(()),
-            n => Err(format!("{n} events")),
-        },
-    );
+    wait_for_events_naming(&node.agent, scanner, 2);
     wait_for_two_drains(&node.agent);
 
-    let events = node.agent.security_events("");
+    let events = events_naming(&node.agent, scanner);
     assert_eq!(events.len(), 2, "{events:#?}");
-    for (event, id) in events.iter().zip([1, 2]) {
+    for event in &events {
         assert_eq!(
-            (&event["id"], &event["type"], &event["distinct_ports"]),
-            (&json!(id), &json!("port_scan"), &json!(DISTINCT_PORTS + 1))
+            (&event["type"], &event["src_ip"], &event["distinct_ports"]),
+            (
+                &json!("port_scan"),
+                &json!(scanner.to_string()),
+                &json!(DISTINCT_PORTS + 1)
+            )
         );
     }
     let second_began = events[1]["first_seen_ns"].as_u64().unwrap();
@@ -336,7 +357,8 @@ fn a_scan_after_a_quiet_window_is_a_new_episode_and_reported_again() {
         second_began >= first_ended + WINDOW.as_nanos() as u64,
         "the second episode began after a whole quiet window"
     );
-    assert_eq!(security_events_total(&node.agent, "port_scan"), Some(2.0));
+    // 2 port_scan, unless another test scanned meanwhile.
+    assert_metric_counts_every_listed_event(&node.agent);
 }
 
 #[test]
@@ -387,22 +409,15 @@ fn a_udp_sweep_of_60_hosts_is_one_host_scan_and_no_port_scan() {
     let mut reached: Vec<IpAddr> = flows.iter().map(|f| f.dst_ip).collect();
     reached.sort();
     assert_eq!(reached, hosts, "one flow per host");
-    eventually(Duration::from_secs(10), "the sweep's event", || match node
-        .agent
-        .security_events("")
-        .len()
-    {
-        1 => Ok(()),
-        n => Err(format!("{n} events")),
-    });
+    wait_for_events_naming(&node.agent, scanner, 1);
     wait_for_two_drains(&node.agent);
 
-    let events = node.agent.security_events("");
+    let events = events_naming(&node.agent, scanner);
     assert_eq!(events.len(), 1, "{events:#?}");
     assert_eq!(
         figures(&events[0]),
         json!({
-            "id": 1,
+            "id": events[0]["id"],
             "type": "host_scan",
             "src_ip": scanner.to_string(),
             "dst_ip": null,
@@ -412,8 +427,8 @@ fn a_udp_sweep_of_60_hosts_is_one_host_scan_and_no_port_scan() {
             "window_s": WINDOW.as_secs_f64(),
         })
     );
-    assert_eq!(security_events_total(&node.agent, "host_scan"), Some(1.0));
-    assert_eq!(security_events_total(&node.agent, "port_scan"), Some(0.0));
+    // 1 host_scan and 0 port_scan, unless another test scanned meanwhile.
+    assert_metric_counts_every_listed_event(&node.agent);
 }
 
 /// One datagram from one socket in `ns` to `port` of each host, 1 ms apart
