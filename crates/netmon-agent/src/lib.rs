@@ -8,5 +8,6 @@ pub mod enrich;
 pub mod export;
 pub mod flow;
 pub mod runtime;
+pub mod security;
 pub mod source;
 pub mod telemetry;

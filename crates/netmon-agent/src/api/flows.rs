@@ -1,5 +1,6 @@
 //! `GET /api/v1/flows`: the current flows as a JSON array, or with
-//! `follow=true` a newline-delimited JSON stream of flow events.
+//! `follow=true` a newline-delimited JSON stream of flow events and the
+//! security events the filters let through (see `security.rs`).
 //!
 //! The follow stream starts empty and only carries events that happen after
 //! the request: a client wanting state plus changes first does a plain `GET`
@@ -18,6 +19,7 @@ use serde::Serialize;
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::query::{FlowQuery, QueryError};
+use super::security::{follow_carries, SecurityEventView, SecurityLine};
 use super::source::{FlowEvent, FlowSource};
 
 /// Called with the number of events a follow client missed because it read
@@ -80,26 +82,51 @@ struct LaggedLine {
 
 struct Follower {
     events: broadcast::Receiver<Arc<FlowEvent>>,
+    /// Security events, from their own channel: `None` when the source
+    /// finds none, or once that channel closed.
+    security: Option<broadcast::Receiver<Arc<SecurityEventView>>>,
     query: FlowQuery,
     on_lag: LagHook,
+}
+
+/// What one wait on the follower's channels brought.
+enum Received {
+    Flow(Result<Arc<FlowEvent>, RecvError>),
+    Security(Result<Arc<SecurityEventView>, RecvError>),
 }
 
 impl Follower {
     /// The next line to send, or `None` when the source has shut down.
     async fn next_line(&mut self) -> Option<Bytes> {
         loop {
-            match self.events.recv().await {
-                Ok(event) if self.query.matches(&event.flow) => return Some(ndjson_line(&*event)),
-                Ok(_) => continue,
-                Err(RecvError::Lagged(missed)) => {
-                    (self.on_lag)(missed);
-                    return Some(ndjson_line(&LaggedLine {
-                        event: "lagged",
-                        missed,
-                    }));
+            let received = match &mut self.security {
+                Some(security) => tokio::select! {
+                    flow = self.events.recv() => Received::Flow(flow),
+                    found = security.recv() => Received::Security(found),
+                },
+                None => Received::Flow(self.events.recv().await),
+            };
+            let lagged = match received {
+                Received::Flow(Ok(event)) if self.query.matches(&event.flow) => {
+                    return Some(ndjson_line(&*event))
                 }
-                Err(RecvError::Closed) => return None,
-            }
+                Received::Security(Ok(found)) if follow_carries(&self.query, &found) => {
+                    return Some(ndjson_line(&SecurityLine::of(&found)))
+                }
+                Received::Flow(Ok(_)) | Received::Security(Ok(_)) => continue,
+                Received::Flow(Err(RecvError::Lagged(missed)))
+                | Received::Security(Err(RecvError::Lagged(missed))) => missed,
+                Received::Flow(Err(RecvError::Closed)) => return None,
+                Received::Security(Err(RecvError::Closed)) => {
+                    self.security = None;
+                    continue;
+                }
+            };
+            (self.on_lag)(lagged);
+            return Some(ndjson_line(&LaggedLine {
+                event: "lagged",
+                missed: lagged,
+            }));
         }
     }
 }
@@ -110,6 +137,7 @@ impl Follower {
 fn follow(state: FlowsState, query: FlowQuery) -> Response {
     let follower = Follower {
         events: state.source.subscribe(),
+        security: state.source.subscribe_security(),
         query,
         on_lag: state.on_lag,
     };

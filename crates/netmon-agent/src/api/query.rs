@@ -130,7 +130,7 @@ impl NameFilter {
             .map(|(field, _)| (end, *field))
     }
 
-    fn matches(&self, names: &FlowNames) -> bool {
+    pub(crate) fn matches(&self, names: &FlowNames) -> bool {
         let (src, dst) = self.field.values(names);
         let wanted = Some(self.value.as_str());
         match self.end {

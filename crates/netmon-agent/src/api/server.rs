@@ -7,9 +7,10 @@ use axum::Router;
 
 use super::flows::{get_flows, FlowsState, LagHook};
 use super::health::{health_router, Readiness};
+use super::security::get_security_events;
 use super::source::FlowSource;
 
-/// `/api/v1/flows`, `/healthz` and `/readyz`. Follow clients that fall
+/// `/api/v1/flows`, `/api/v1/security/events`, `/healthz` and `/readyz`. Follow clients that fall
 /// behind get a `lagged` line but are not counted anywhere; use
 /// [`api_router_with_lag_hook`] to count them in a metric.
 pub fn api_router(source: Arc<dyn FlowSource>, readiness: Readiness) -> Router {
@@ -25,6 +26,7 @@ pub fn api_router_with_lag_hook(
 ) -> Router {
     Router::new()
         .route("/api/v1/flows", get(get_flows))
+        .route("/api/v1/security/events", get(get_security_events))
         .with_state(FlowsState { source, on_lag })
         .merge(health_router(readiness))
 }

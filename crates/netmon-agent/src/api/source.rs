@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use tokio::sync::broadcast;
 
+use super::security::SecurityEventView;
 use super::view::FlowView;
 use crate::flow::FlowChangeKind;
 
@@ -17,6 +18,16 @@ pub trait FlowSource: Send + Sync + 'static {
     /// A receiver for events published from now on. Events are `Arc`ed so
     /// that many follow clients share one copy.
     fn subscribe(&self) -> broadcast::Receiver<Arc<FlowEvent>>;
+    /// The recent security events, oldest first; none from a source that
+    /// does not look for them.
+    fn security_events(&self) -> Vec<Arc<SecurityEventView>> {
+        Vec::new()
+    }
+    /// A receiver for security events from now on, or `None` from a source
+    /// that does not look for them.
+    fn subscribe_security(&self) -> Option<broadcast::Receiver<Arc<SecurityEventView>>> {
+        None
+    }
 }
 
 /// What happened to a flow, as written on the follow stream.

@@ -32,6 +32,7 @@ pub use cli::AgentArgs;
 pub use env::{process_env, var_name, CONFIG_VAR};
 pub use error::{ConfigErrors, ConfigProblem, SourceError, SourceName, EXIT_INVALID_CONFIG};
 pub use load::load;
+pub use model::PortScanConfig;
 pub use model::{
     ApiConfig, AttachMode, CaptureConfig, Config, ContextLabel, ExportConfig, FeaturesConfig,
     FlowConfig, FlowLabel, KubernetesConfig, KubernetesMode, LogConfig, LogFormat, LogLevel,

@@ -313,6 +313,8 @@ pub struct FeaturesConfig {
     /// Connections the node translates (DNAT to a Service's backend, SNAT)
     /// reported as one flow, with both addresses.
     pub nat: NatConfig,
+    /// Port and host scan detection over new connections.
+    pub port_scan: PortScanConfig,
 }
 
 /// `features.latency_tracking.*`: latency histograms.
@@ -349,6 +351,39 @@ impl Default for NatConfig {
         Self {
             enabled: true,
             max_entries: 65_536,
+        }
+    }
+}
+
+/// `features.port_scan.*`: one source opening connections to many ports of
+/// a host, or to many hosts, within a sliding window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PortScanConfig {
+    /// Look for scans at all.
+    pub enabled: bool,
+    /// More distinct destination ports than this on one host within
+    /// `window` is a port scan.
+    pub distinct_ports: u32,
+    /// More distinct destination hosts than this within `window` is a host
+    /// scan.
+    pub distinct_hosts: u32,
+    /// The sliding window; a source quiet for this long ends its episode.
+    #[serde(with = "duration_text")]
+    pub window: Duration,
+    /// Most sources tracked at once; beyond it the least recently active
+    /// one is forgotten (counted).
+    pub max_sources: usize,
+}
+
+impl Default for PortScanConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            distinct_ports: 100,
+            distinct_hosts: 50,
+            window: Duration::from_secs(10),
+            max_sources: 10_000,
         }
     }
 }

@@ -750,3 +750,62 @@ fn nat_is_on_by_default_bounded_and_settable_from_file_and_environment() {
         ["features.nat.enable: unknown key (expected one of: enabled, max_entries)"]
     );
 }
+
+#[test]
+fn port_scan_detection_is_on_by_default_with_the_documented_thresholds() {
+    let port_scan = Config::default().features.port_scan;
+    assert_eq!(
+        port_scan,
+        PortScanConfig {
+            enabled: true,
+            distinct_ports: 100,
+            distinct_hosts: 50,
+            window: Duration::from_secs(10),
+            max_sources: 10_000,
+        }
+    );
+}
+
+#[test]
+fn every_bad_port_scan_setting_is_reported_on_its_own_line() {
+    let yaml = "features:\n  port_scan:\n    distinct_ports: 0\n    distinct_hosts: 70000\n    \
+                window: 0s\n    max_sources: 0\n";
+    assert_eq!(
+        problems_in(yaml),
+        [
+            "features.port_scan.distinct_ports: must be from 1 to 65535, got 0",
+            "features.port_scan.distinct_hosts: must be from 1 to 65535, got 70000",
+            "features.port_scan.window: must be greater than 0",
+            "features.port_scan.max_sources: must be at least 1",
+        ]
+    );
+    let yaml =
+        "features:\n  port_scan:\n    window: 10\n    enabled: yes\n    distinct_ports: -1\n";
+    let problems = problems_in(yaml);
+    assert_eq!(problems.len(), 3, "{problems:?}");
+    for (problem, path) in problems.iter().zip([
+        "features.port_scan.window:",
+        "features.port_scan.enabled:",
+        "features.port_scan.distinct_ports:",
+    ]) {
+        assert!(problem.starts_with(path), "{problem}");
+    }
+}
+
+#[test]
+fn port_scan_settings_come_from_the_environment_too() {
+    let config = load_from(
+        "",
+        &[],
+        &[
+            ("NETMON_FEATURES_PORT_SCAN_ENABLED", "false"),
+            ("NETMON_FEATURES_PORT_SCAN_DISTINCT_PORTS", "20"),
+            ("NETMON_FEATURES_PORT_SCAN_WINDOW", "30s"),
+        ],
+    )
+    .unwrap();
+    let port_scan = config.features.port_scan;
+    assert!(!port_scan.enabled);
+    assert_eq!(port_scan.distinct_ports, 20);
+    assert_eq!(port_scan.window, Duration::from_secs(30));
+}

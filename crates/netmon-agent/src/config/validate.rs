@@ -67,6 +67,7 @@ pub(crate) fn checks(config: &Config) -> Vec<Check> {
     check_kubernetes(config, &mut out);
     check_features(config, &mut out);
     check_nat(config, &mut out);
+    check_port_scan(config, &mut out);
     check_performance(config, &mut out);
     out
 }
@@ -370,6 +371,37 @@ fn check_nat(config: &Config, out: &mut Vec<Check>) {
                 "must be from 1 to {MAX_NAT_ENTRIES}, got {}",
                 nat.max_entries
             ),
+        ));
+    }
+}
+
+/// No host has more ports than this per protocol. It also bounds a tracked
+/// source's memory, which holds up to `distinct_ports + distinct_hosts` probes.
+const MAX_SCAN_THRESHOLD: u32 = 65_535;
+
+fn check_port_scan(config: &Config, out: &mut Vec<Check>) {
+    let port_scan = &config.features.port_scan;
+    for (key, value) in [
+        ("distinct_ports", port_scan.distinct_ports),
+        ("distinct_hosts", port_scan.distinct_hosts),
+    ] {
+        if !(1..=MAX_SCAN_THRESHOLD).contains(&value) {
+            out.push(Check::new(
+                format!("features.port_scan.{key}"),
+                format!("must be from 1 to {MAX_SCAN_THRESHOLD}, got {value}"),
+            ));
+        }
+    }
+    if port_scan.window.is_zero() {
+        out.push(Check::new(
+            "features.port_scan.window",
+            "must be greater than 0",
+        ));
+    }
+    if port_scan.max_sources == 0 {
+        out.push(Check::new(
+            "features.port_scan.max_sources",
+            "must be at least 1",
         ));
     }
 }

@@ -110,6 +110,11 @@ fn drain_once(state: &AgentState, interval: Duration) -> Result<(), netmon_ebpf:
         (changes, active, table.stats())
     };
     state.publish(&changes);
+    if let Some(port_scans) = &state.port_scans {
+        // After this drain's connections were seen: they may be older than
+        // `now` by up to a flush interval.
+        port_scans.expire(now, metrics);
+    }
     metrics.update_kube_netc(&changes, interval);
     metrics.expire_flow_series(now);
     metrics.observe_processing(Stage::Merge, merge_started.elapsed());

@@ -6,6 +6,7 @@ mod event_loop;
 mod interfaces;
 mod k8s_status;
 mod nat;
+mod port_scans;
 mod state;
 
 use std::{sync::Arc, time::Duration};
@@ -126,14 +127,22 @@ pub async fn run(config: Config) -> Result<(), RuntimeError> {
     metrics.set_kernel_flow_map_capacity(config.flow.kernel_map_entries as u64);
     let readiness = Readiness::new();
     readiness.set_not_ready("programs not attached yet");
-    let state = Arc::new(AgentState::new(
+    let mut state = AgentState::new(
         FlowTable::new(table_config(&config)),
         ebpf,
         metrics.clone(),
         enricher,
         config.capture.sampling_rate.max(1),
         config.performance.buffer_size,
-    ));
+    );
+    if config.features.port_scan.enabled {
+        metrics.start_port_scan_detection();
+        state = state.with_port_scans(port_scans::PortScans::new(
+            port_scans::thresholds(&config.features.port_scan),
+            config.performance.buffer_size,
+        ));
+    }
+    let state = Arc::new(state);
     if let Some(enrichment) = kubernetes {
         tasks.extend(enrichment.tasks);
         tasks.push(tokio::spawn(k8s_status::run(

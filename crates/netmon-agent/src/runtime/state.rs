@@ -11,8 +11,9 @@ use netmon_ebpf::NetmonEbpf;
 use tokio::sync::broadcast;
 
 use super::nat::NatFeed;
+use super::port_scans::PortScans;
 use crate::{
-    api::{FlowEvent, FlowEventKind, FlowSource, FlowView},
+    api::{FlowEvent, FlowEventKind, FlowSource, FlowView, SecurityEventView},
     enrich::{Enricher, Resolver},
     export::prometheus::{AgentMetrics, FlowContext},
     flow::{Direction, FlowChange, FlowChangeKind, FlowRecord, FlowTable},
@@ -38,6 +39,8 @@ pub struct AgentState {
     /// Interfaces an attach failed on, so the failure is logged once and
     /// not every poll.
     pub attach_failures: Mutex<HashSet<(u32, String)>>,
+    /// Port-scan detection, when `features.port_scan.enabled`.
+    pub port_scans: Option<PortScans>,
 }
 
 impl AgentState {
@@ -61,7 +64,14 @@ impl AgentState {
             interface_names: RwLock::new(HashMap::new()),
             events,
             attach_failures: Mutex::new(HashSet::new()),
+            port_scans: None,
         }
+    }
+
+    /// Looks for scans in the connections the table opens.
+    pub fn with_port_scans(mut self, port_scans: PortScans) -> Self {
+        self.port_scans = Some(port_scans);
+        self
     }
 
     pub fn set_local_addresses(&self, addresses: HashSet<IpAddr>) {
@@ -98,6 +108,9 @@ impl AgentState {
         let mut resolver = self.enricher.resolver();
         self.metrics
             .record_changes(changes, |r| context(r, &local, &mut resolver));
+        if let Some(port_scans) = &self.port_scans {
+            port_scans.observe(changes, &self.metrics, |r| resolver.identify(r));
+        }
         // No receiver: nobody follows, nothing to build.
         if self.events.receiver_count() == 0 {
             return;
@@ -178,5 +191,16 @@ impl FlowSource for AgentState {
 
     fn subscribe(&self) -> broadcast::Receiver<Arc<FlowEvent>> {
         self.events.subscribe()
+    }
+
+    fn security_events(&self) -> Vec<Arc<SecurityEventView>> {
+        self.port_scans
+            .as_ref()
+            .map(PortScans::recent)
+            .unwrap_or_default()
+    }
+
+    fn subscribe_security(&self) -> Option<broadcast::Receiver<Arc<SecurityEventView>>> {
+        self.port_scans.as_ref().map(PortScans::subscribe)
     }
 }

@@ -289,6 +289,24 @@ impl Agent {
         flows.into_iter().next().expect("one flow")
     }
 
+    /// `GET /api/v1/security/events` with `query` (e.g. `"?type=port_scan"`).
+    pub fn security_events(&self, query: &str) -> Vec<serde_json::Value> {
+        let path = format!("/api/v1/security/events{query}");
+        let response = http_get(&self.ns, self.api, &path)
+            .unwrap_or_else(|e| panic!("GET {path}: {e}\nagent log:\n{}", self.log()));
+        assert_eq!(
+            response.status, 200,
+            "GET {path} answered {}: {}",
+            response.status, response.body
+        );
+        serde_json::from_str(&response.body).unwrap_or_else(|e| {
+            panic!(
+                "GET {path} returned unparsable events ({e}): {}",
+                response.body
+            )
+        })
+    }
+
     /// Current metrics.
     pub fn metrics(&self) -> Metrics {
         let response = self.get_metrics_listener("/metrics");
@@ -596,6 +614,15 @@ impl FollowStream {
 
     /// The next event, or `None` if none arrived within `timeout`.
     pub fn next_event(&mut self, timeout: Duration) -> Option<FlowEvent> {
+        self.next_line(timeout).map(|line| {
+            serde_json::from_value(line.clone())
+                .unwrap_or_else(|e| panic!("follow line is not a flow event ({e}): {line}"))
+        })
+    }
+
+    /// The next line of any kind (flow, security, lagged) as JSON, or `None`
+    /// if none arrived within `timeout`.
+    pub fn next_line(&mut self, timeout: Duration) -> Option<serde_json::Value> {
         let deadline = Instant::now() + timeout;
         loop {
             self.decode();

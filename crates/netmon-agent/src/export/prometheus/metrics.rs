@@ -23,9 +23,11 @@ use super::register::{
     gauge, histogram, histogram_vec, int_counter, int_counter_vec, int_gauge, int_gauge_vec, lock,
     to_i64,
 };
+use super::security::SecurityMetrics;
 use crate::flow::{
     Direction, FlowChange, FlowChangeKind, FlowRecord, Protocol, TcpEventKind, UnixNanos,
 };
+use crate::security::{DetectorStats, ScanKind};
 
 #[derive(Debug, Error)]
 pub enum MetricsError {
@@ -124,6 +126,7 @@ pub struct AgentMetrics {
     k8s: K8sMetrics,
     packets: PacketMetrics,
     nat: NatMetrics,
+    security: SecurityMetrics,
 }
 
 fn validate(options: &MetricsOptions) -> Result<(), MetricsError> {
@@ -313,7 +316,7 @@ impl AgentMetrics {
             api_follow_lagged_events_total: int_counter(
                 &r,
                 "netmon_api_follow_lagged_events_total",
-                "Flow events follow clients missed because they read too slowly.",
+                "Flow and security events follow clients missed because they read too slowly.",
             )?,
             kube_netc: if options.kube_netc_compat {
                 Some(KubeNetc::register(&r)?)
@@ -323,6 +326,7 @@ impl AgentMetrics {
             k8s: K8sMetrics::register(&r)?,
             packets: PacketMetrics::register(&r)?,
             nat: NatMetrics::register(&r)?,
+            security: SecurityMetrics::register(&r)?,
             registry: r,
         })
     }
@@ -555,6 +559,22 @@ impl AgentMetrics {
     /// Takes cumulative readings of the Kubernetes watches.
     pub fn set_k8s(&self, readings: &[K8sReading]) {
         self.k8s.set(readings);
+    }
+
+    /// Creates the security event series at 0; call once when port-scan
+    /// detection is on (without it they stay absent: nothing is looked for).
+    pub fn start_port_scan_detection(&self) {
+        self.security.start_port_scan_detection();
+    }
+
+    /// Counts one reported scan in `netmon_security_events_total`.
+    pub fn record_security_event(&self, kind: ScanKind) {
+        self.security.record_event(kind);
+    }
+
+    /// Takes a cumulative reading of the port-scan detector's statistics.
+    pub fn set_port_scan_stats(&self, stats: &DetectorStats) {
+        self.security.set_detector_stats(stats);
     }
 
     /// Updates the kube-netc gauges; call once per flush interval with that

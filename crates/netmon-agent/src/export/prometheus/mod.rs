@@ -9,6 +9,7 @@ mod nat;
 mod options;
 mod packets;
 mod register;
+mod security;
 mod server;
 
 #[cfg(test)]

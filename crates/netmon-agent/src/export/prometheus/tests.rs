@@ -665,6 +665,13 @@ fn populated_metrics() -> AgentMetrics {
         overflows: 1,
         malformed: 1,
     });
+    metrics.start_port_scan_detection();
+    metrics.record_security_event(crate::security::ScanKind::PortScan);
+    metrics.set_port_scan_stats(&crate::security::DetectorStats {
+        tracked_sources: 1,
+        sources_evicted: 1,
+        probes_evicted: 1,
+    });
     metrics
 }
 
@@ -958,4 +965,64 @@ fn nat_readings_become_gauges_and_counters_of_the_difference() {
     ] {
         assert!(text.contains(line), "{line}in\n{text}");
     }
+}
+
+#[test]
+fn security_series_exist_only_once_detection_starts_and_count_each_event() {
+    use crate::security::ScanKind;
+    let metrics = default_metrics();
+    assert_eq!(series_count(&metrics, "netmon_security_events_total"), 0);
+    metrics.start_port_scan_detection();
+    for kind in ["port_scan", "host_scan"] {
+        assert_eq!(
+            value(&metrics, "netmon_security_events_total", &[("type", kind)]),
+            Some(0.0)
+        );
+    }
+    metrics.record_security_event(ScanKind::PortScan);
+    metrics.record_security_event(ScanKind::HostScan);
+    metrics.record_security_event(ScanKind::PortScan);
+    assert_eq!(
+        value(
+            &metrics,
+            "netmon_security_events_total",
+            &[("type", "port_scan")]
+        ),
+        Some(2.0)
+    );
+    assert_eq!(
+        value(
+            &metrics,
+            "netmon_security_events_total",
+            &[("type", "host_scan")]
+        ),
+        Some(1.0)
+    );
+}
+
+#[test]
+fn detector_readings_are_cumulative_and_only_their_increase_is_added() {
+    use crate::security::DetectorStats;
+    let metrics = default_metrics();
+    metrics.start_port_scan_detection();
+    for (sources, evicted_sources, evicted_probes) in [(4, 1, 10), (2, 1, 25), (3, 5, 25)] {
+        metrics.set_port_scan_stats(&DetectorStats {
+            tracked_sources: sources,
+            sources_evicted: evicted_sources,
+            probes_evicted: evicted_probes,
+        });
+    }
+    assert_eq!(
+        value(&metrics, "netmon_port_scan_tracked_sources", &[]),
+        Some(3.0)
+    );
+    let evictions = |reason| {
+        value(
+            &metrics,
+            "netmon_port_scan_evictions_total",
+            &[("reason", reason)],
+        )
+    };
+    assert_eq!(evictions("max_sources"), Some(5.0));
+    assert_eq!(evictions("probe_budget"), Some(25.0));
 }
