@@ -381,7 +381,9 @@ impl Default for PortScanConfig {
         Self {
             enabled: true,
             distinct_ports: 100,
-            distinct_hosts: 50,
+            // Above kubelet's default max-pods (110): its probes of every
+            // pod of the node are ordinary traffic, not a host scan.
+            distinct_hosts: 128,
             window: Duration::from_secs(10),
             max_sources: 10_000,
         }

@@ -759,7 +759,7 @@ fn port_scan_detection_is_on_by_default_with_the_documented_thresholds() {
         PortScanConfig {
             enabled: true,
             distinct_ports: 100,
-            distinct_hosts: 50,
+            distinct_hosts: 128,
             window: Duration::from_secs(10),
             max_sources: 10_000,
         }
