@@ -2,8 +2,10 @@
 
 pub mod model;
 pub mod record;
+pub mod rtt;
 pub mod table;
 
 pub use model::*;
 pub use record::*;
+pub use rtt::{merge_rtt, RttReading, RttSocket, RttStats};
 pub use table::{FlowTable, FlowTableConfig, FlowTableStats};

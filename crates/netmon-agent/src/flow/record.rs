@@ -2,6 +2,7 @@
 //! oriented initiator → responder.
 
 use super::model::{Endpoint, FlowStatus, Protocol, UnixNanos};
+use super::rtt::RttStats;
 
 /// Key of a connection: the same for both directions' packets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -42,6 +43,9 @@ pub struct FlowRecord {
     pub ifindex: u32,
     /// Last ICMP type/code seen, for ICMP flows.
     pub icmp: Option<(u8, u8)>,
+    /// Smoothed RTT readings of one of the connection's sockets on this
+    /// node (TCP only; `None` until a reading arrives).
+    pub rtt: Option<RttStats>,
     /// `now` of the last table operation that changed this record.
     pub updated_at: UnixNanos,
 }
@@ -70,6 +74,7 @@ impl FlowRecord {
             ended_at: None,
             ifindex,
             icmp: None,
+            rtt: None,
             updated_at: now,
         }
     }

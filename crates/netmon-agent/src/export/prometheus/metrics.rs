@@ -22,6 +22,7 @@ use super::register::{
     gauge, histogram, histogram_vec, int_counter, int_counter_vec, int_gauge, int_gauge_vec, lock,
     to_i64,
 };
+use super::rtt::RttMetrics;
 use crate::flow::{
     Direction, FlowChange, FlowChangeKind, FlowRecord, Protocol, TcpEventKind, UnixNanos,
 };
@@ -122,6 +123,7 @@ pub struct AgentMetrics {
     kube_netc: Option<KubeNetc>,
     k8s: K8sMetrics,
     packets: PacketMetrics,
+    rtt: RttMetrics,
 }
 
 fn validate(options: &MetricsOptions) -> Result<(), MetricsError> {
@@ -320,6 +322,9 @@ impl AgentMetrics {
             },
             k8s: K8sMetrics::register(&r)?,
             packets: PacketMetrics::register(&r)?,
+            // One bucket setting for both latency histograms
+            // (features.latency_tracking.histogram_buckets).
+            rtt: RttMetrics::register(&r, options.connect_latency_buckets.clone())?,
             registry: r,
         })
     }
@@ -542,6 +547,16 @@ impl AgentMetrics {
     /// Takes cumulative readings of the kernel's ICMP type/code counts.
     pub fn set_icmp_counts(&self, counts: &[IcmpCount]) {
         self.packets.set_icmp(counts);
+    }
+
+    /// Observes one drain's per-socket latest srtt, in microseconds.
+    pub fn observe_tcp_rtt(&self, last_us: impl IntoIterator<Item = u32>) {
+        self.rtt.observe_last(last_us);
+    }
+
+    /// Takes a cumulative reading of the kernel's RTT-map-full counter.
+    pub fn set_kernel_rtt_map_full(&self, total: u64) {
+        self.rtt.set_map_full(total);
     }
 
     /// Takes cumulative readings of the Kubernetes watches.

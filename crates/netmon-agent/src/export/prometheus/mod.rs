@@ -8,6 +8,7 @@ mod metrics;
 mod options;
 mod packets;
 mod register;
+mod rtt;
 mod server;
 
 #[cfg(test)]
