@@ -74,7 +74,7 @@ pub fn check_tcp_probe_layout(format: &str) -> Result<(), TracepointLayoutError>
 }
 
 /// Offset and size of `name` in a format file line such as
-/// `field:__u32 srtt;	offset:100;	size:4;	signed:0;`.
+/// `field:__u32 srtt;<TAB>offset:100;<TAB>size:4;<TAB>signed:0;` (tab-separated).
 fn field_layout(format: &str, name: &str) -> Option<(usize, usize)> {
     format.lines().find_map(|line| {
         let mut parts = line.trim().split(';').map(str::trim);

@@ -49,6 +49,8 @@ pub struct AgentConfig {
     pub kubernetes_auto: bool,
     /// Extra `export.prometheus` keys, as YAML lines indented by 4.
     pub prometheus_yaml: String,
+    /// `features` keys, as YAML lines indented by 2.
+    pub features_yaml: String,
 }
 
 #[derive(Debug, Clone)]
@@ -69,6 +71,7 @@ impl Default for AgentConfig {
             kubernetes: None,
             kubernetes_auto: false,
             prometheus_yaml: String::new(),
+            features_yaml: String::new(),
         }
     }
 }
@@ -107,6 +110,10 @@ impl AgentConfig {
         if !self.prometheus_yaml.is_empty() {
             yaml.push_str("export:\n  prometheus:\n");
             yaml.push_str(&self.prometheus_yaml);
+        }
+        if !self.features_yaml.is_empty() {
+            yaml.push_str("features:\n");
+            yaml.push_str(&self.features_yaml);
         }
         yaml
     }
@@ -476,6 +483,18 @@ pub struct Flow {
     pub ended_at: serde_json::Value,
     #[serde(default)]
     pub connect_latency_us: Option<u64>,
+    #[serde(default)]
+    pub rtt_min_us: Option<u64>,
+    #[serde(default)]
+    pub rtt_max_us: Option<u64>,
+    #[serde(default)]
+    pub rtt_last_us: Option<u64>,
+    #[serde(default)]
+    pub rtt_mean_us: Option<u64>,
+    #[serde(default)]
+    pub rtt_samples: Option<u64>,
+    #[serde(default)]
+    pub rtt_socket: Option<String>,
     #[serde(default)]
     pub icmp_type: Option<u8>,
     #[serde(default)]
