@@ -116,7 +116,8 @@ enum netmon_stat {
 	NETMON_STAT_CONN_MAP_FULL = 6, /* connections not tracked: map full */
 	NETMON_STAT_FORWARDED_SKIPPED = 7, /* egress packets already counted at ingress */
 	NETMON_STAT_ICMP_MAP_FULL = 8, /* ICMP packets whose type/code found no room */
-	NETMON_STAT_MAX = 9,
+	NETMON_STAT_RTT_MAP_FULL = 9, /* tcp_probe readings of sockets the RTT map had no room for */
+	NETMON_STAT_MAX = 10,
 };
 
 /* Packet size histogram: a per-CPU array of NETMON_PACKET_SIZE_BUCKETS
@@ -181,6 +182,20 @@ struct netmon_conn_state {
 	__u64 connect_latency_ns;
 	__u8 active;
 	__u8 _pad[7];
+};
+
+/* Per-connection smoothed RTT from the tcp:tcp_probe tracepoint, one entry
+ * per socket, keyed by a netmon_flow_key in the socket's own view (src: the
+ * local end, dst: the remote end, protocol 6). Double-buffered by
+ * control.generation like the flow maps, and sized like them. */
+#define NETMON_DEFAULT_RTT_MAP_ENTRIES 65536
+struct netmon_rtt_stats {
+	__u64 sum_us; /* sum of the srtt readings, for a mean */
+	__u64 samples; /* readings: one per segment the socket received */
+	__u32 min_us;
+	__u32 max_us;
+	__u32 last_us; /* srtt at the latest segment */
+	__u32 _pad;
 };
 
 #endif /* NETMON_ABI_H */

@@ -29,6 +29,8 @@ pub mod names {
     pub const TCP_STATE_PROG: &str = "netmon_tcp_state";
     pub const PACKET_SIZES_MAP: &str = "netmon_packet_sizes";
     pub const ICMP_MAP: &str = "netmon_icmp";
+    pub const RTT_MAPS: [&str; 2] = ["netmon_rtt_0", "netmon_rtt_1"];
+    pub const TCP_RTT_PROG: &str = "netmon_tcp_rtt";
 }
 
 /// `struct netmon_flow_key`: one direction of a flow.
@@ -142,9 +144,10 @@ pub enum Stat {
     ConnMapFull = 6,
     ForwardedSkipped = 7,
     IcmpMapFull = 8,
+    RttMapFull = 9,
 }
 
-pub const STAT_COUNT: u32 = 9;
+pub const STAT_COUNT: u32 = 10;
 
 impl Stat {
     pub const ALL: [Stat; STAT_COUNT as usize] = [
@@ -157,6 +160,7 @@ impl Stat {
         Stat::ConnMapFull,
         Stat::ForwardedSkipped,
         Stat::IcmpMapFull,
+        Stat::RttMapFull,
     ];
 }
 
@@ -253,6 +257,28 @@ pub struct ConnState {
 
 const _: () = assert!(size_of::<ConnState>() == 24);
 
+pub const DEFAULT_RTT_MAP_ENTRIES: u32 = 65536;
+
+/// `struct netmon_rtt_stats`: the srtt readings of one socket since the
+/// previous drain, keyed by a [`FlowKey`] in the socket's own view (src:
+/// local end, dst: remote end).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RttStats {
+    pub sum_us: u64,
+    pub samples: u64,
+    pub min_us: u32,
+    pub max_us: u32,
+    pub last_us: u32,
+    pub _pad: u32,
+}
+
+const _: () = assert!(size_of::<RttStats>() == 32);
+const _: () = assert!(offset_of!(RttStats, samples) == 8);
+const _: () = assert!(offset_of!(RttStats, min_us) == 16);
+const _: () = assert!(offset_of!(RttStats, max_us) == 20);
+const _: () = assert!(offset_of!(RttStats, last_us) == 24);
+
 #[cfg(feature = "aya")]
 mod pod {
     // SAFETY: all of these are repr(C) plain integers and byte arrays with
@@ -265,4 +291,5 @@ mod pod {
     unsafe impl aya::Pod for super::ConnState {}
     unsafe impl aya::Pod for super::SizeBucket {}
     unsafe impl aya::Pod for super::IcmpKey {}
+    unsafe impl aya::Pod for super::RttStats {}
 }

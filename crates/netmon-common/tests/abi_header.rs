@@ -12,10 +12,10 @@ fn clang_sizes() -> Option<String> {
 #define P(t) int size_##t = sizeof(struct t);
 P(netmon_flow_key) P(netmon_flow_counters) P(netmon_iface_counters)
 P(netmon_iface_config) P(netmon_control) P(netmon_tcp_event) P(netmon_conn_state)
-P(netmon_size_bucket) P(netmon_icmp_key)
+P(netmon_size_bucket) P(netmon_icmp_key) P(netmon_rtt_stats)
 #define V(n, v) int size_value_##n = v;
 V(stat_max, NETMON_STAT_MAX) V(size_buckets, NETMON_PACKET_SIZE_BUCKETS)
-V(icmp_entries, NETMON_ICMP_MAP_ENTRIES)
+V(icmp_entries, NETMON_ICMP_MAP_ENTRIES) V(rtt_entries, NETMON_DEFAULT_RTT_MAP_ENTRIES)
 V(bound_0, NETMON_PACKET_SIZE_BOUND_0) V(bound_1, NETMON_PACKET_SIZE_BOUND_1)
 V(bound_2, NETMON_PACKET_SIZE_BOUND_2) V(bound_3, NETMON_PACKET_SIZE_BOUND_3)
 V(bound_4, NETMON_PACKET_SIZE_BOUND_4) V(bound_5, NETMON_PACKET_SIZE_BOUND_5)
@@ -89,6 +89,11 @@ fn every_rust_mirror_has_the_size_clang_gives_its_c_struct() {
         size_of::<SizeBucket>()
     );
     assert_eq!(size_in_ir(&ir, "netmon_icmp_key"), size_of::<IcmpKey>());
+    assert_eq!(size_in_ir(&ir, "netmon_rtt_stats"), size_of::<RttStats>());
+    assert_eq!(
+        size_in_ir(&ir, "value_rtt_entries"),
+        DEFAULT_RTT_MAP_ENTRIES as usize
+    );
 }
 
 #[test]

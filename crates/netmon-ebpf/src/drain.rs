@@ -82,9 +82,14 @@ impl NetmonEbpf {
     }
 }
 
-fn drain_batched(fd: i32, entries: &mut Vec<FlowEntry>) -> std::io::Result<()> {
+/// Empties a retired map keyed by [`FlowKey`] (flow or RTT map) with batch
+/// lookup-and-delete.
+pub(crate) fn drain_batched<V: Copy + Default>(
+    fd: i32,
+    entries: &mut Vec<(FlowKey, V)>,
+) -> std::io::Result<()> {
     let mut keys = vec![FlowKey::default(); BATCH_SIZE];
-    let mut values = vec![FlowCounters::default(); BATCH_SIZE];
+    let mut values = vec![V::default(); BATCH_SIZE];
     let mut token = 0u64;
     let mut first = true;
     loop {
@@ -96,7 +101,7 @@ fn drain_batched(fd: i32, entries: &mut Vec<FlowEntry>) -> std::io::Result<()> {
                 Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => {
                     let bigger = keys.len() * 2;
                     keys.resize(bigger, FlowKey::default());
-                    values.resize(bigger, FlowCounters::default());
+                    values.resize(bigger, V::default());
                     continue;
                 }
                 Err(e) => return Err(e),
@@ -114,13 +119,17 @@ fn drain_batched(fd: i32, entries: &mut Vec<FlowEntry>) -> std::io::Result<()> {
     }
 }
 
-fn drain_per_key(fd: i32, entries: &mut Vec<FlowEntry>) -> std::io::Result<()> {
+/// The same, key by key, for kernels without batch commands.
+pub(crate) fn drain_per_key<V: Copy + Default>(
+    fd: i32,
+    entries: &mut Vec<(FlowKey, V)>,
+) -> std::io::Result<()> {
     let mut next = FlowKey::default();
     // Each round takes the map's first key and deletes it, so the walk never
     // depends on a deleted key; no writer adds keys to this generation while
     // it is drained, so the loop ends.
     while sys::get_next_key::<FlowKey>(fd, None, &mut next)? {
-        let mut value = FlowCounters::default();
+        let mut value = V::default();
         if sys::lookup(fd, &next, &mut value)? {
             entries.push((next, value));
         }

@@ -29,6 +29,8 @@ pub enum EbpfError {
         #[source]
         source: aya::programs::ProgramError,
     },
+    #[error(transparent)]
+    TracepointLayout(#[from] crate::rtt::TracepointLayoutError),
     #[error("all per-interface counter slots are in use")]
     NoCounterSlot,
     #[error("{call} on map {map}: {source}")]

@@ -7,6 +7,7 @@ pub mod error;
 pub mod events;
 pub mod features;
 pub mod loader;
+pub mod rtt;
 pub mod stats;
 mod sys;
 
@@ -16,6 +17,7 @@ pub use error::EbpfError;
 pub use events::EventReader;
 pub use features::KernelFeatures;
 pub use loader::{LoadOptions, NetmonEbpf};
+pub use rtt::{RttEntry, TracepointLayoutError};
 pub use stats::{IcmpCount, InterfaceCounters, KernelStats, SizeBucketTotals};
 
 /// The compiled eBPF object (bpf/netmon.bpf.c), aligned as aya requires.

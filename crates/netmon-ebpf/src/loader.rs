@@ -42,6 +42,9 @@ pub struct NetmonEbpf {
     pub(crate) sampling_rate: u32,
     pub(crate) batch_supported: bool,
     pub(crate) tcp_lifecycle_attached: bool,
+    /// The two RTT map generations (`netmon_rtt_*`), drained with the flow maps.
+    pub(crate) rtt_maps: [MapData; 2],
+    pub(crate) tcp_rtt_attached: bool,
 }
 
 fn program_error(program: &'static str) -> impl Fn(aya::programs::ProgramError) -> EbpfError {
@@ -75,7 +78,9 @@ impl NetmonEbpf {
     /// here); nothing is attached yet.
     pub fn load(options: &LoadOptions, features: KernelFeatures) -> Result<Self, EbpfError> {
         let mut loader = EbpfLoader::new();
-        for name in names::FLOW_MAPS {
+        // The RTT maps hold one entry per socket, as the flow maps hold one
+        // per direction of a connection: the same bound fits both.
+        for name in names::FLOW_MAPS.into_iter().chain(names::RTT_MAPS) {
             loader.map_max_entries(name, options.flow_map_entries);
         }
         let mut ebpf = loader.load(crate::NETMON_BPF_OBJECT)?;
@@ -94,6 +99,10 @@ impl NetmonEbpf {
                 take_map(&mut ebpf, names::FLOW_MAPS[1])?,
                 names::FLOW_MAPS[1],
             )?,
+        ];
+        let rtt_maps = [
+            map_data(take_map(&mut ebpf, names::RTT_MAPS[0])?, names::RTT_MAPS[0])?,
+            map_data(take_map(&mut ebpf, names::RTT_MAPS[1])?, names::RTT_MAPS[1])?,
         ];
         let map_err = |map: &'static str| move |source| EbpfError::Map { map, source };
         let mut control: Array<MapData, Control> =
@@ -148,6 +157,8 @@ impl NetmonEbpf {
             sampling_rate,
             batch_supported: true,
             tcp_lifecycle_attached: false,
+            rtt_maps,
+            tcp_rtt_attached: false,
         })
     }
 

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::names::FlowNames;
 use crate::enrich::FlowIdentity;
-use crate::flow::{tcp_flags, Direction, FlowRecord, FlowStatus, UnixNanos};
+use crate::flow::{tcp_flags, Direction, FlowRecord, FlowStatus, RttSocket, UnixNanos};
 
 /// One connection as the API shows it. `src` is the initiator and `dst` the
 /// responder; `tx` counts initiator → responder, `rx` the way back.
@@ -45,6 +45,18 @@ pub struct FlowView {
     pub ended_at: Option<String>,
     /// Kernel-measured SYN → SYN-ACK time, truncated to whole microseconds.
     pub connect_latency_us: Option<u64>,
+    /// Smoothed RTT (the kernel's srtt) of one socket of the connection on
+    /// this node, over every segment it received: smallest, largest and
+    /// latest reading, and the mean truncated to whole microseconds. All
+    /// `null` until a reading arrives (and for non-TCP flows).
+    pub rtt_min_us: Option<u64>,
+    pub rtt_max_us: Option<u64>,
+    pub rtt_last_us: Option<u64>,
+    pub rtt_mean_us: Option<u64>,
+    /// Readings behind the figures above: one per segment received.
+    pub rtt_samples: Option<u64>,
+    /// Whose socket measured them: the initiator's when it is on this node.
+    pub rtt_socket: Option<RttSocket>,
     pub icmp_type: Option<u8>,
     pub icmp_code: Option<u8>,
     /// One packet in this many was counted, and counted this many times
@@ -131,6 +143,12 @@ impl FlowView {
             last_seen_ns: record.last_seen,
             ended_at: record.ended_at.map(rfc3339),
             connect_latency_us: record.connect_latency_ns.map(|ns| ns / 1_000),
+            rtt_min_us: record.rtt.map(|r| u64::from(r.min_us)),
+            rtt_max_us: record.rtt.map(|r| u64::from(r.max_us)),
+            rtt_last_us: record.rtt.map(|r| u64::from(r.last_us)),
+            rtt_mean_us: record.rtt.map(|r| r.mean_us()),
+            rtt_samples: record.rtt.map(|r| r.samples),
+            rtt_socket: record.rtt.map(|r| r.socket),
             icmp_type: record.icmp.map(|(icmp_type, _)| icmp_type),
             icmp_code: record.icmp.map(|(_, code)| code),
             sampling_rate: 1,
@@ -197,6 +215,7 @@ mod tests {
             ended_at: Some(1_700_000_001_000_000_001),
             ifindex: 2,
             icmp: None,
+            rtt: None,
             updated_at: 1_700_000_001_000_000_001,
             nat: None,
         }
@@ -273,6 +292,12 @@ mod tests {
                 "last_seen_ns": 1_700_000_001_000_000_001u64,
                 "ended_at": "2023-11-14T22:13:21.000000001Z",
                 "connect_latency_us": 1,
+                "rtt_min_us": null,
+                "rtt_max_us": null,
+                "rtt_last_us": null,
+                "rtt_mean_us": null,
+                "rtt_samples": null,
+                "rtt_socket": null,
                 "icmp_type": null,
                 "icmp_code": null,
                 "sampling_rate": 1,
@@ -383,6 +408,37 @@ mod tests {
                 dst_translated_port: None,
             }
         );
+    }
+
+    #[test]
+    fn rtt_figures_come_from_the_record_with_a_truncated_mean() {
+        let mut record = tcp_record();
+        record.rtt = Some(crate::flow::RttStats {
+            socket: RttSocket::Initiator,
+            min_us: 90,
+            max_us: 250,
+            last_us: 120,
+            sum_us: 1_001,
+            samples: 7,
+        });
+        let json = serde_json::to_value(FlowView::from_record(
+            &record,
+            Direction::Egress,
+            None,
+            &unnamed(),
+        ))
+        .unwrap();
+        assert_eq!(
+            [
+                &json["rtt_min_us"],
+                &json["rtt_max_us"],
+                &json["rtt_last_us"],
+                &json["rtt_mean_us"],
+                &json["rtt_samples"]
+            ],
+            [90, 250, 120, 143, 7]
+        );
+        assert_eq!(json["rtt_socket"], "initiator");
     }
 
     #[test]

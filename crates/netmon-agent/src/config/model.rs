@@ -322,14 +322,20 @@ pub struct FeaturesConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct LatencyTrackingConfig {
     /// Upper bounds in seconds of the buckets of
-    /// `netmon_tcp_connect_latency_seconds`, strictly increasing.
+    /// `netmon_tcp_connect_latency_seconds` and `netmon_tcp_rtt_seconds`,
+    /// strictly increasing.
     pub histogram_buckets: Vec<f64>,
+    /// Per-connection smoothed RTT from the tcp:tcp_probe tracepoint (flow
+    /// fields `rtt_*`, `netmon_tcp_rtt_seconds`). The program runs for every
+    /// segment a TCP socket on the node receives.
+    pub rtt: bool,
 }
 
 impl Default for LatencyTrackingConfig {
     fn default() -> Self {
         Self {
             histogram_buckets: crate::export::prometheus::DEFAULT_CONNECT_LATENCY_BUCKETS.to_vec(),
+            rtt: true,
         }
     }
 }

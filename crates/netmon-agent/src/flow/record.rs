@@ -3,6 +3,7 @@
 
 use super::model::{Endpoint, FlowStatus, Protocol, UnixNanos};
 use super::nat::NatBinding;
+use super::rtt::RttStats;
 
 /// Key of a connection: the same for both directions' packets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -43,6 +44,9 @@ pub struct FlowRecord {
     pub ifindex: u32,
     /// Last ICMP type/code seen, for ICMP flows.
     pub icmp: Option<(u8, u8)>,
+    /// Smoothed RTT readings of one of the connection's sockets on this
+    /// node (TCP only; `None` until a reading arrives).
+    pub rtt: Option<RttStats>,
     /// `now` of the last table operation that changed this record.
     pub updated_at: UnixNanos,
     /// How conntrack translated the connection (DNAT, SNAT), when it did:
@@ -74,6 +78,7 @@ impl FlowRecord {
             ended_at: None,
             ifindex,
             icmp: None,
+            rtt: None,
             updated_at: now,
             nat: None,
         }

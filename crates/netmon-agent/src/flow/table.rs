@@ -67,6 +67,11 @@
 //!   counted before DNAT and the reply counted before un-NAT are one record,
 //!   and the record carries the binding (the last one seen). The rules above
 //!   then apply unchanged to the attributed keys.
+//! * **RTT readings** ([`FlowTable::apply_rtt`]) go to the record of their
+//!   socket's pair, whatever its status, and never create one: a socket the
+//!   table has no record for is one netmon does not report. Which socket's
+//!   readings a record keeps is decided in [`super::rtt`]. A record whose
+//!   RTT changed is reported `Updated` once per call, without counters.
 //! * Changes accumulate until [`FlowTable::take_changes`] is called.
 //!
 //! Every operation is O(log n) per touched record: the records live in a hash
@@ -83,6 +88,7 @@ use super::model::{
 };
 use super::nat::{NatBinding, NatTable};
 use super::record::{ConnectionKey, Counters, FlowChange, FlowChangeKind, FlowRecord};
+use super::rtt::{merge_rtt, RttReading, RttSocket};
 
 /// Limits of the flow table; can be replaced at run time with
 /// [`FlowTable::set_config`].
@@ -373,6 +379,47 @@ impl FlowTable {
         entry.record.nat = binding;
         apply_event(&mut entry, event);
         self.insert_new(pair, entry, Counters::default(), Counters::default());
+    }
+
+    /// Adds one drain of RTT readings (at most one per socket). Returns how
+    /// many readings found no record.
+    pub fn apply_rtt(&mut self, readings: &[RttReading], now: UnixNanos) -> usize {
+        let mut unmatched = 0;
+        let mut changed: Vec<(u64, PairKey)> = Vec::new();
+        for reading in readings {
+            let pair = PairKey::new(Protocol::Tcp, reading.local, reading.remote);
+            let Some(entry) = self.entries.get_mut(&pair) else {
+                unmatched += 1;
+                continue;
+            };
+            let record = &mut entry.record;
+            let socket = if reading.local == record.key.initiator {
+                RttSocket::Initiator
+            } else {
+                RttSocket::Responder
+            };
+            let merged = merge_rtt(record.rtt, socket, reading);
+            if merged != record.rtt {
+                record.rtt = merged;
+                record.updated_at = now;
+                changed.push((record.id, pair));
+            }
+        }
+        // One change per record, in id order whatever the readings' order.
+        changed.sort_unstable();
+        changed.dedup();
+        for (_, pair) in changed {
+            if let Some(entry) = self.entries.get(&pair) {
+                let snapshot = entry.record.clone();
+                self.push_change(
+                    FlowChangeKind::Updated,
+                    Counters::default(),
+                    Counters::default(),
+                    snapshot,
+                );
+            }
+        }
+        unmatched
     }
 
     /// Ends active records idle for `flow_timeout` and removes terminal

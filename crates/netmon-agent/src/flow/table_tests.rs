@@ -7,6 +7,7 @@ use proptest::prelude::*;
 use super::*;
 use crate::flow::model::{tcp_flags::*, DirectionalKey};
 use crate::flow::nat::{NatBinding, NatTable};
+use crate::flow::rtt::RttStats;
 
 const SEC: u64 = 1_000_000_000;
 const TIMEOUT_S: u64 = 30;
@@ -1189,6 +1190,125 @@ fn handshake_via_service(start_ms: u64) -> Vec<FlowDelta> {
         .collect()
 }
 
+// RTT readings (`apply_rtt`): one drain's min/max/last/sum/count per socket.
+
+fn reading(local: Endpoint, remote: Endpoint, readings_us: &[u32]) -> RttReading {
+    RttReading {
+        local,
+        remote,
+        min_us: readings_us.iter().copied().min().unwrap_or(0),
+        max_us: readings_us.iter().copied().max().unwrap_or(0),
+        last_us: readings_us.last().copied().unwrap_or(0),
+        sum_us: readings_us.iter().map(|&us| u64::from(us)).sum(),
+        samples: readings_us.len() as u64,
+    }
+}
+
+/// A table holding one established client → server connection.
+fn table_with_connection() -> FlowTable {
+    let mut t = table();
+    t.apply_deltas(
+        &[
+            tcp(client(), server(), 0, SYN | SYN_ONLY),
+            tcp(server(), client(), 1, SYN | ACK | SYN_ACK),
+        ],
+        SEC,
+    );
+    t.take_changes();
+    t
+}
+
+fn rtt_of(t: &FlowTable) -> Option<RttStats> {
+    t.find(Protocol::Tcp, client(), server()).unwrap().rtt
+}
+
+#[test]
+fn the_initiators_readings_merge_across_drains_into_min_max_last_and_mean() {
+    let mut t = table_with_connection();
+    t.apply_rtt(&[reading(client(), server(), &[300, 120, 200])], 2 * SEC);
+    t.apply_rtt(&[reading(client(), server(), &[90, 150])], 3 * SEC);
+    let rtt = rtt_of(&t).unwrap();
+    assert_eq!(
+        rtt,
+        RttStats {
+            socket: RttSocket::Initiator,
+            min_us: 90,
+            max_us: 300,
+            last_us: 150,
+            sum_us: 860,
+            samples: 5,
+        }
+    );
+    assert_eq!(rtt.mean_us(), 172);
+}
+
+#[test]
+fn the_initiators_socket_replaces_the_responders_and_is_never_replaced_by_it() {
+    let mut t = table_with_connection();
+    t.apply_rtt(&[reading(server(), client(), &[5_000])], 2 * SEC);
+    assert_eq!(rtt_of(&t).unwrap().socket, RttSocket::Responder);
+    t.apply_rtt(&[reading(client(), server(), &[40])], 3 * SEC);
+    t.apply_rtt(&[reading(server(), client(), &[9_000])], 4 * SEC);
+    let rtt = rtt_of(&t).unwrap();
+    assert_eq!(rtt.socket, RttSocket::Initiator);
+    assert_eq!((rtt.min_us, rtt.max_us, rtt.samples), (40, 40, 1));
+}
+
+#[test]
+fn a_reading_without_a_record_creates_none_and_is_counted() {
+    let mut t = table_with_connection();
+    let stranger = reading(ep(9, 1234), ep(8, 22), &[100]);
+    assert_eq!(t.apply_rtt(&[stranger], 2 * SEC), 1);
+    assert_eq!(t.len(), 1);
+    assert!(t.take_changes().is_empty());
+    assert_eq!(rtt_of(&t), None);
+}
+
+#[test]
+fn a_record_whose_rtt_changed_is_reported_updated_once_without_counters() {
+    let mut t = table_with_connection();
+    t.apply_rtt(
+        &[
+            reading(server(), client(), &[700]),
+            reading(client(), server(), &[60, 80]),
+        ],
+        2 * SEC,
+    );
+    let changes = t.take_changes();
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].kind, FlowChangeKind::Updated);
+    assert_eq!(
+        (changes[0].added_tx, changes[0].added_rx),
+        (Counters::default(), Counters::default())
+    );
+    assert_eq!(changes[0].record.rtt.unwrap().last_us, 80);
+    assert_eq!(changes[0].record.updated_at, 2 * SEC);
+    // A drain without readings for it changes nothing.
+    t.apply_rtt(&[], 3 * SEC);
+    assert!(t.take_changes().is_empty());
+}
+
+#[test]
+fn a_closed_connection_keeps_absorbing_its_last_readings() {
+    let mut t = table_with_connection();
+    t.apply_deltas(
+        &[
+            tcp(client(), server(), 10, ACK | FIN),
+            tcp(server(), client(), 11, ACK | FIN),
+        ],
+        2 * SEC,
+    );
+    t.apply_rtt(&[reading(client(), server(), &[55])], 2 * SEC);
+    let record = t.find(Protocol::Tcp, client(), server()).unwrap();
+    assert_eq!(record.status, FlowStatus::Closed);
+    assert_eq!(record.rtt.unwrap().last_us, 55);
+}
+
+/// The srtt values one socket read in one drain, in order.
+fn rtt_readings() -> impl Strategy<Value = Vec<u32>> {
+    prop::collection::vec(1u32..100_000, 1..6)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
@@ -1254,5 +1374,54 @@ proptest! {
         };
         prop_assert_eq!(changes(&mut with_nat), changes(&mut expected));
         prop_assert_eq!(with_nat.stats(), expected.stats());
+    }
+
+    #[test]
+    fn merged_rtt_is_the_fold_of_the_kept_sockets_readings_whatever_the_order(
+        drains in prop::collection::vec(
+            (prop::option::of(rtt_readings()), prop::option::of(rtt_readings()), any::<bool>()),
+            1..8,
+        ),
+    ) {
+        let mut t = table_with_connection();
+        let mut initiator: Vec<u32> = Vec::new();
+        let mut responder: Vec<u32> = Vec::new();
+        let mut last_of = (None, None);
+        for (i, (from_initiator, from_responder, responder_first)) in drains.iter().enumerate() {
+            let mut batch = Vec::new();
+            if let Some(values) = from_initiator {
+                batch.push(reading(client(), server(), values));
+                initiator.extend(values);
+                last_of.0 = values.last().copied();
+            }
+            if let Some(values) = from_responder {
+                batch.push(reading(server(), client(), values));
+                responder.extend(values);
+                last_of.1 = values.last().copied();
+            }
+            if *responder_first {
+                batch.reverse();
+            }
+            t.apply_rtt(&batch, (i as u64 + 2) * SEC);
+            prop_assert!(t.take_changes().len() <= 1);
+        }
+        let (kept, socket, last) = if initiator.is_empty() {
+            (&responder, RttSocket::Responder, last_of.1)
+        } else {
+            (&initiator, RttSocket::Initiator, last_of.0)
+        };
+        let rtt = rtt_of(&t);
+        if kept.is_empty() {
+            prop_assert_eq!(rtt, None);
+            return Ok(());
+        }
+        let rtt = rtt.unwrap();
+        prop_assert_eq!(rtt.socket, socket);
+        prop_assert_eq!(rtt.min_us, *kept.iter().min().unwrap());
+        prop_assert_eq!(rtt.max_us, *kept.iter().max().unwrap());
+        prop_assert_eq!(Some(rtt.last_us), last);
+        prop_assert_eq!(rtt.samples, kept.len() as u64);
+        prop_assert_eq!(rtt.sum_us, kept.iter().map(|&v| u64::from(v)).sum::<u64>());
+        prop_assert!(u64::from(rtt.min_us) <= rtt.mean_us() && rtt.mean_us() <= u64::from(rtt.max_us));
     }
 }

@@ -13,8 +13,11 @@ use tracing::{debug, warn};
 use crate::{
     api::Readiness,
     export::prometheus::{Hook, Stage},
-    flow::{Direction, FlowDelta, Protocol},
-    source::kernel::{self, ClockMap},
+    flow::{Direction, FlowDelta, Protocol, RttReading},
+    source::{
+        kernel::{self, ClockMap},
+        rtt::rtt_reading,
+    },
 };
 
 use super::{nat, state::context, AgentState};
@@ -55,14 +58,18 @@ fn drain_once(state: &AgentState, interval: Duration) -> Result<(), netmon_ebpf:
     // Before the maps are swapped: translations ended before this point
     // have all their packets in this drain (see `flow::nat`).
     let nat_generation = nat::lock(&state.nat).begin_drain();
-    let (drained, kernel_stats, iface_counters, packet_sizes, icmp_counts) = {
+    let (drained, rtt, rtt_map_full, kernel_stats, iface_counters, packet_sizes, icmp_counts) = {
         let mut guard = state.ebpf.lock().expect("ebpf lock");
         let Some(ebpf) = guard.as_mut() else {
             return Ok(());
         };
         let drained = ebpf.drain_flows()?;
+        // Right after the flow drain: it retired this RTT generation too.
+        let rtt = ebpf.drain_rtt()?;
         (
             drained,
+            rtt,
+            ebpf.rtt_map_full()?,
             ebpf.kernel_stats()?,
             ebpf.interface_counters()?,
             ebpf.packet_sizes()?,
@@ -75,6 +82,7 @@ fn drain_once(state: &AgentState, interval: Duration) -> Result<(), netmon_ebpf:
         .iter()
         .map(|(k, v)| kernel::flow_delta(k, v, &clock))
         .collect();
+    let rtt_readings: Vec<RttReading> = rtt.iter().map(|(k, v)| rtt_reading(k, v)).collect();
     let metrics = &state.metrics;
     metrics.observe_processing(Stage::Drain, started.elapsed());
     metrics.set_kernel_flow_map_entries(deltas.len() as u64);
@@ -92,6 +100,9 @@ fn drain_once(state: &AgentState, interval: Duration) -> Result<(), netmon_ebpf:
             nat.end_drain(nat_generation);
             metrics.set_nat(&nat.reading());
         }
+        // After the deltas, so a connection first counted in this interval
+        // already has its record.
+        table.apply_rtt(&rtt_readings, now);
         table.expire(now);
         let changes = table.take_changes();
         let mut active: HashMap<(Protocol, Direction), u64> = HashMap::new();
@@ -126,6 +137,8 @@ fn drain_once(state: &AgentState, interval: Duration) -> Result<(), netmon_ebpf:
     metrics.set_kernel_counters(&kernel_stats);
     metrics.set_packet_sizes(&packet_sizes);
     metrics.set_icmp_counts(&icmp_counts);
+    metrics.observe_tcp_rtt(rtt_readings.iter().map(|r| r.last_us));
+    metrics.set_kernel_rtt_map_full(rtt_map_full);
     let per_interface: Vec<(String, Hook, u64, u64)> = iface_counters
         .iter()
         .filter_map(|c| {

@@ -96,6 +96,14 @@ pub async fn run(config: Config) -> Result<(), RuntimeError> {
         );
     }
 
+    if config.features.latency_tracking.rtt {
+        if let Err(e) = ebpf.attach_tcp_rtt() {
+            warn!(error = %e, "TCP RTT tracking is off: the tcp:tcp_probe program did not attach");
+        }
+    } else {
+        info!("TCP RTT tracking is off (features.latency_tracking.rtt: false)");
+    }
+
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut tasks = Vec::new();
 

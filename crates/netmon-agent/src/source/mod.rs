@@ -3,3 +3,4 @@
 pub mod conntrack;
 pub mod kernel;
 pub mod links;
+pub mod rtt;

@@ -502,6 +502,18 @@ pub struct Flow {
     #[serde(default)]
     pub connect_latency_us: Option<u64>,
     #[serde(default)]
+    pub rtt_min_us: Option<u64>,
+    #[serde(default)]
+    pub rtt_max_us: Option<u64>,
+    #[serde(default)]
+    pub rtt_last_us: Option<u64>,
+    #[serde(default)]
+    pub rtt_mean_us: Option<u64>,
+    #[serde(default)]
+    pub rtt_samples: Option<u64>,
+    #[serde(default)]
+    pub rtt_socket: Option<String>,
+    #[serde(default)]
     pub icmp_type: Option<u8>,
     #[serde(default)]
     pub icmp_code: Option<u8>,

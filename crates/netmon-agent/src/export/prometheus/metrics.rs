@@ -23,6 +23,7 @@ use super::register::{
     gauge, histogram, histogram_vec, int_counter, int_counter_vec, int_gauge, int_gauge_vec, lock,
     to_i64,
 };
+use super::rtt::RttMetrics;
 use super::security::SecurityMetrics;
 use crate::flow::{
     Direction, FlowChange, FlowChangeKind, FlowRecord, Protocol, TcpEventKind, UnixNanos,
@@ -127,6 +128,7 @@ pub struct AgentMetrics {
     packets: PacketMetrics,
     nat: NatMetrics,
     security: SecurityMetrics,
+    rtt: RttMetrics,
 }
 
 fn validate(options: &MetricsOptions) -> Result<(), MetricsError> {
@@ -327,6 +329,9 @@ impl AgentMetrics {
             packets: PacketMetrics::register(&r)?,
             nat: NatMetrics::register(&r)?,
             security: SecurityMetrics::register(&r)?,
+            // One bucket setting for both latency histograms
+            // (features.latency_tracking.histogram_buckets).
+            rtt: RttMetrics::register(&r, options.connect_latency_buckets.clone())?,
             registry: r,
         })
     }
@@ -554,6 +559,16 @@ impl AgentMetrics {
     /// Takes a cumulative reading of the NAT source (`features.nat`).
     pub fn set_nat(&self, reading: &NatReading) {
         self.nat.set(reading);
+    }
+
+    /// Observes one drain's per-socket latest srtt, in microseconds.
+    pub fn observe_tcp_rtt(&self, last_us: impl IntoIterator<Item = u32>) {
+        self.rtt.observe_last(last_us);
+    }
+
+    /// Takes a cumulative reading of the kernel's RTT-map-full counter.
+    pub fn set_kernel_rtt_map_full(&self, total: u64) {
+        self.rtt.set_map_full(total);
     }
 
     /// Takes cumulative readings of the Kubernetes watches.

@@ -9,6 +9,7 @@ mod nat;
 mod options;
 mod packets;
 mod register;
+mod rtt;
 mod security;
 mod server;
 

@@ -52,6 +52,7 @@ fn record(
         ended_at: None,
         ifindex: 1,
         icmp: None,
+        rtt: None,
         updated_at: 0,
         nat: None,
     }
@@ -672,7 +673,45 @@ fn populated_metrics() -> AgentMetrics {
         sources_evicted: 1,
         probes_evicted: 1,
     });
+    metrics.observe_tcp_rtt([250]);
+    metrics.set_kernel_rtt_map_full(1);
     metrics
+}
+
+#[test]
+fn each_sockets_last_srtt_is_one_observation_in_the_configured_buckets() {
+    let metrics = AgentMetrics::new(&MetricsOptions {
+        connect_latency_buckets: vec![0.0001, 0.001, 0.01],
+        ..MetricsOptions::default()
+    })
+    .unwrap();
+    // Two drains: 80 µs and 900 µs, then 5 ms.
+    metrics.observe_tcp_rtt([80, 900]);
+    metrics.observe_tcp_rtt([5_000]);
+    let text = metrics.encode();
+    for line in [
+        "netmon_tcp_rtt_seconds_bucket{le=\"0.0001\"} 1\n",
+        "netmon_tcp_rtt_seconds_bucket{le=\"0.001\"} 2\n",
+        "netmon_tcp_rtt_seconds_bucket{le=\"0.01\"} 3\n",
+        "netmon_tcp_rtt_seconds_bucket{le=\"+Inf\"} 3\n",
+        "netmon_tcp_rtt_seconds_count 3\n",
+        "netmon_tcp_rtt_seconds_sum 0.00598\n",
+    ] {
+        assert!(text.contains(line), "{line:?} missing from:\n{text}");
+    }
+}
+
+#[test]
+fn the_rtt_map_full_counter_adds_the_kernels_increments_and_restarts_with_it() {
+    let metrics = AgentMetrics::new(&MetricsOptions::default()).unwrap();
+    for reading in [4, 4, 10, 3] {
+        metrics.set_kernel_rtt_map_full(reading);
+    }
+    // 4, +0, +6, then a reload restarted the kernel's count at 3.
+    assert_eq!(
+        value(&metrics, "netmon_kernel_rtt_map_full_total", &[]),
+        Some(13.0)
+    );
 }
 
 /// A kernel reading of the size histogram with `packets` of `size` bytes
