@@ -12,6 +12,7 @@ fn clang_sizes() -> Option<String> {
 #define P(t) int size_##t = sizeof(struct t);
 P(netmon_flow_key) P(netmon_flow_counters) P(netmon_iface_counters)
 P(netmon_iface_config) P(netmon_control) P(netmon_tcp_event) P(netmon_conn_state)
+P(netmon_flow_drop_key) P(netmon_drop_reason_key)
 "#
     );
     let dir = std::env::temp_dir().join(format!("netmon-abi-{}", std::process::id()));
@@ -75,6 +76,14 @@ fn every_rust_mirror_has_the_size_clang_gives_its_c_struct() {
     assert_eq!(size_in_ir(&ir, "netmon_control"), size_of::<Control>());
     assert_eq!(size_in_ir(&ir, "netmon_tcp_event"), size_of::<TcpEvent>());
     assert_eq!(size_in_ir(&ir, "netmon_conn_state"), size_of::<ConnState>());
+    assert_eq!(
+        size_in_ir(&ir, "netmon_flow_drop_key"),
+        size_of::<FlowDropKey>()
+    );
+    assert_eq!(
+        size_in_ir(&ir, "netmon_drop_reason_key"),
+        size_of::<DropReasonKey>()
+    );
 }
 
 #[test]

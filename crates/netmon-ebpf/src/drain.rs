@@ -12,7 +12,7 @@ use std::os::fd::{AsFd, AsRawFd};
 use netmon_common::{names, Control, FlowCounters, FlowKey};
 use tracing::info;
 
-use crate::{error::EbpfError, loader::NetmonEbpf, sys};
+use crate::{error::EbpfError, loader::NetmonEbpf, loss::DrainedLoss, sys};
 
 /// One kernel flow-map entry: one direction of one flow.
 pub type FlowEntry = (FlowKey, FlowCounters);
@@ -23,6 +23,8 @@ pub struct DrainedFlows {
     pub entries: Vec<FlowEntry>,
     /// Whether the batch command was used (false: per-key fallback).
     pub batched: bool,
+    /// Retransmissions and drops per flow over the same interval.
+    pub loss: DrainedLoss,
 }
 
 const BATCH_SIZE: usize = 4096;
@@ -48,11 +50,14 @@ impl NetmonEbpf {
             })?;
         sys::wait_for_running_programs();
 
+        // The loss maps share the generation, so they cover the same interval.
+        let loss = self.loss.drain(draining, self.batch_supported)?;
         let fd = self.flow_maps[draining].fd().as_fd().as_raw_fd();
         let map = names::FLOW_MAPS[draining];
         let mut out = DrainedFlows {
             entries: Vec::new(),
             batched: self.batch_supported,
+            loss,
         };
         if self.batch_supported {
             match drain_batched(fd, &mut out.entries) {
@@ -82,9 +87,13 @@ impl NetmonEbpf {
     }
 }
 
-fn drain_batched(fd: i32, entries: &mut Vec<FlowEntry>) -> std::io::Result<()> {
-    let mut keys = vec![FlowKey::default(); BATCH_SIZE];
-    let mut values = vec![FlowCounters::default(); BATCH_SIZE];
+/// Empties a hash map with batch lookup-and-delete, appending its entries.
+pub(crate) fn drain_batched<K: Copy + Default, V: Copy + Default>(
+    fd: i32,
+    entries: &mut Vec<(K, V)>,
+) -> std::io::Result<()> {
+    let mut keys = vec![K::default(); BATCH_SIZE];
+    let mut values = vec![V::default(); BATCH_SIZE];
     let mut token = 0u64;
     let mut first = true;
     loop {
@@ -95,8 +104,8 @@ fn drain_batched(fd: i32, entries: &mut Vec<FlowEntry>) -> std::io::Result<()> {
                 // kernel asks for a bigger buffer.
                 Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => {
                     let bigger = keys.len() * 2;
-                    keys.resize(bigger, FlowKey::default());
-                    values.resize(bigger, FlowCounters::default());
+                    keys.resize(bigger, K::default());
+                    values.resize(bigger, V::default());
                     continue;
                 }
                 Err(e) => return Err(e),
@@ -114,13 +123,17 @@ fn drain_batched(fd: i32, entries: &mut Vec<FlowEntry>) -> std::io::Result<()> {
     }
 }
 
-fn drain_per_key(fd: i32, entries: &mut Vec<FlowEntry>) -> std::io::Result<()> {
-    let mut next = FlowKey::default();
+/// Empties a hash map key by key (kernels without batch commands).
+pub(crate) fn drain_per_key<K: Copy + Default, V: Copy + Default>(
+    fd: i32,
+    entries: &mut Vec<(K, V)>,
+) -> std::io::Result<()> {
+    let mut next = K::default();
     // Each round takes the map's first key and deletes it, so the walk never
     // depends on a deleted key; no writer adds keys to this generation while
     // it is drained, so the loop ends.
-    while sys::get_next_key::<FlowKey>(fd, None, &mut next)? {
-        let mut value = FlowCounters::default();
+    while sys::get_next_key::<K>(fd, None, &mut next)? {
+        let mut value = V::default();
         if sys::lookup(fd, &next, &mut value)? {
             entries.push((next, value));
         }

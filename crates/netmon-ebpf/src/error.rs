@@ -29,6 +29,16 @@ pub enum EbpfError {
         #[source]
         source: aya::programs::ProgramError,
     },
+    #[error("reading the kernel's BTF: {source}")]
+    Btf {
+        #[source]
+        source: aya::BtfError,
+    },
+    #[error("this kernel has no tracepoint {category}:{name}")]
+    MissingTracepoint {
+        category: &'static str,
+        name: &'static str,
+    },
     #[error("all per-interface counter slots are in use")]
     NoCounterSlot,
     #[error("{call} on map {map}: {source}")]

@@ -2,11 +2,13 @@
 //! loading, attaching to interfaces and the tracepoint, and draining maps.
 
 pub mod attach;
+pub mod btf_enum;
 pub mod drain;
 pub mod error;
 pub mod events;
 pub mod features;
 pub mod loader;
+pub mod loss;
 pub mod stats;
 mod sys;
 
@@ -16,6 +18,7 @@ pub use error::EbpfError;
 pub use events::EventReader;
 pub use features::KernelFeatures;
 pub use loader::{LoadOptions, NetmonEbpf};
+pub use loss::{DrainedLoss, DropTotal, LossStats};
 pub use stats::{InterfaceCounters, KernelStats};
 
 /// The compiled eBPF object (bpf/netmon.bpf.c), aligned as aya requires.

@@ -10,7 +10,9 @@ use aya::{
 use netmon_common::{names, Control, IfaceConfig, IfaceCounters};
 use tracing::info;
 
-use crate::{attach::AttachedInterface, error::EbpfError, features::KernelFeatures};
+use crate::{
+    attach::AttachedInterface, error::EbpfError, features::KernelFeatures, loss::LossMaps,
+};
 
 /// Load-time settings.
 #[derive(Debug, Clone)]
@@ -37,6 +39,8 @@ pub struct NetmonEbpf {
     pub(crate) flow_map_entries: u32,
     pub(crate) batch_supported: bool,
     pub(crate) tcp_lifecycle_attached: bool,
+    /// Retransmit and drop maps and whether their programs are attached.
+    pub(crate) loss: LossMaps,
 }
 
 fn program_error(program: &'static str) -> impl Fn(aya::programs::ProgramError) -> EbpfError {
@@ -101,6 +105,7 @@ impl NetmonEbpf {
             .map_err(map_err(names::STATS_MAP))?;
         let events = RingBuf::try_from(take_map(&mut ebpf, names::EVENTS_MAP)?)
             .map_err(map_err(names::EVENTS_MAP))?;
+        let loss = LossMaps::take(&mut ebpf)?;
 
         info!(
             flow_map_entries = options.flow_map_entries,
@@ -123,6 +128,7 @@ impl NetmonEbpf {
             flow_map_entries: options.flow_map_entries,
             batch_supported: true,
             tcp_lifecycle_attached: false,
+            loss,
         })
     }
 

@@ -42,6 +42,9 @@ pub(crate) fn view(id: u64, src: &str, src_port: u16, dst: &str, dst_port: u16) 
         connect_latency_us: None,
         icmp_type: None,
         icmp_code: None,
+        retransmits: 0,
+        drops: 0,
+        drop_reasons: Default::default(),
         names: Default::default(),
     }
 }

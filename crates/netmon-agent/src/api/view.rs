@@ -2,7 +2,9 @@
 //! stream. It is built from a [`FlowRecord`] plus the two facts the record
 //! does not carry (direction and interface name), which the caller resolves.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use serde::Serialize;
@@ -47,6 +49,11 @@ pub struct FlowView {
     pub connect_latency_us: Option<u64>,
     pub icmp_type: Option<u8>,
     pub icmp_code: Option<u8>,
+    /// TCP segments retransmitted, both directions.
+    pub retransmits: u64,
+    /// Packets the kernel dropped, both directions, and by its reason.
+    pub drops: u64,
+    pub drop_reasons: BTreeMap<Arc<str>, u64>,
     /// Pod, namespace, workload, service and node of each end.
     #[serde(flatten)]
     pub names: FlowNames,
@@ -101,6 +108,9 @@ impl FlowView {
             connect_latency_us: record.connect_latency_ns.map(|ns| ns / 1_000),
             icmp_type: record.icmp.map(|(icmp_type, _)| icmp_type),
             icmp_code: record.icmp.map(|(_, code)| code),
+            retransmits: record.retransmits,
+            drops: record.drops,
+            drop_reasons: record.drop_reasons.clone(),
             names: FlowNames::of(identity),
         }
     }
@@ -164,6 +174,9 @@ mod tests {
             ifindex: 2,
             icmp: None,
             updated_at: 1_700_000_001_000_000_001,
+            retransmits: 3,
+            drops: 2,
+            drop_reasons: [(Arc::from("NETFILTER_DROP"), 2)].into(),
         }
     }
 
@@ -240,6 +253,9 @@ mod tests {
                 "connect_latency_us": 1,
                 "icmp_type": null,
                 "icmp_code": null,
+                "retransmits": 3,
+                "drops": 2,
+                "drop_reasons": {"NETFILTER_DROP": 2},
                 "src_pod": null, "src_namespace": null, "src_workload": null,
                 "src_workload_kind": null, "src_service": null, "src_node": null,
                 "src_zone": null, "src_host_network": false, "src_labels": {},

@@ -307,7 +307,41 @@ impl Default for ApiConfig {
 /// `features.*`: optional analyses beyond counting, one section each.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct FeaturesConfig {}
+pub struct FeaturesConfig {
+    /// Packets the kernel dropped, with its reason (`skb:kfree_skb`).
+    pub drops: DropsConfig,
+    /// TCP retransmissions (`tcp:tcp_retransmit_skb`, `tcp_retransmit_synack`).
+    pub retransmits: RetransmitsConfig,
+}
+
+/// `features.drops.*`: kernel drops by reason, per flow and in total.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DropsConfig {
+    /// Attach the drop tracepoint. Off: no drop counts anywhere, and the
+    /// tracepoint costs nothing.
+    pub enabled: bool,
+}
+
+impl Default for DropsConfig {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
+}
+
+/// `features.retransmits.*`: TCP retransmissions per flow and in total.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetransmitsConfig {
+    /// Attach the retransmission tracepoints.
+    pub enabled: bool,
+}
+
+impl Default for RetransmitsConfig {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
+}
 
 /// `performance.*`: runtime sizing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

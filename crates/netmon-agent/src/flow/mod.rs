@@ -6,4 +6,4 @@ pub mod table;
 
 pub use model::*;
 pub use record::*;
-pub use table::{FlowTable, FlowTableConfig, FlowTableStats};
+pub use table::{FlowTable, FlowTableConfig, FlowTableStats, UnattributedLoss};

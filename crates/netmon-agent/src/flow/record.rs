@@ -1,6 +1,9 @@
 //! A connection as the flow table keeps it: both directions under one key,
 //! oriented initiator → responder.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use super::model::{Endpoint, FlowStatus, Protocol, UnixNanos};
 
 /// Key of a connection: the same for both directions' packets.
@@ -44,6 +47,12 @@ pub struct FlowRecord {
     pub icmp: Option<(u8, u8)>,
     /// `now` of the last table operation that changed this record.
     pub updated_at: UnixNanos,
+    /// TCP segments retransmitted, both directions.
+    pub retransmits: u64,
+    /// Packets the kernel dropped, both directions.
+    pub drops: u64,
+    /// `drops` by the kernel's reason.
+    pub drop_reasons: BTreeMap<Arc<str>, u64>,
 }
 
 impl FlowRecord {
@@ -71,6 +80,9 @@ impl FlowRecord {
             ifindex,
             icmp: None,
             updated_at: now,
+            retransmits: 0,
+            drops: 0,
+            drop_reasons: BTreeMap::new(),
         }
     }
 

@@ -14,7 +14,11 @@ use crate::{
     api::Readiness,
     export::prometheus::{Hook, Stage},
     flow::{Direction, FlowDelta, Protocol},
-    source::kernel::{self, ClockMap},
+    source::{
+        drop_reasons::DropReasons,
+        kernel::{self, ClockMap},
+        loss,
+    },
 };
 
 use super::{state::context, AgentState};
@@ -22,6 +26,7 @@ use super::{state::context, AgentState};
 pub async fn run(
     state: Arc<AgentState>,
     interval: Duration,
+    drop_reasons: Arc<DropReasons>,
     readiness: Readiness,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -33,9 +38,10 @@ pub async fn run(
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
         let state2 = state.clone();
+        let reasons = drop_reasons.clone();
         // The drain waits for an RCU grace period and walks maps: blocking
         // work, kept off the async workers.
-        match tokio::task::spawn_blocking(move || drain_once(&state2, interval)).await {
+        match tokio::task::spawn_blocking(move || drain_once(&state2, interval, &reasons)).await {
             Ok(Ok(())) => {
                 if !readiness.is_ready() {
                     readiness.set_ready();
@@ -50,15 +56,24 @@ pub async fn run(
     }
 }
 
-fn drain_once(state: &AgentState, interval: Duration) -> Result<(), netmon_ebpf::EbpfError> {
+fn drain_once(
+    state: &AgentState,
+    interval: Duration,
+    drop_reasons: &DropReasons,
+) -> Result<(), netmon_ebpf::EbpfError> {
     let started = Instant::now();
-    let (drained, kernel_stats, iface_counters) = {
+    let (drained, kernel_stats, iface_counters, loss_reading) = {
         let mut guard = state.ebpf.lock().expect("ebpf lock");
         let Some(ebpf) = guard.as_mut() else {
             return Ok(());
         };
         let drained = ebpf.drain_flows()?;
-        (drained, ebpf.kernel_stats()?, ebpf.interface_counters()?)
+        (
+            drained,
+            ebpf.kernel_stats()?,
+            ebpf.interface_counters()?,
+            loss::read_totals(ebpf)?,
+        )
     };
     let clock = ClockMap::now();
     let deltas: Vec<FlowDelta> = drained
@@ -66,6 +81,7 @@ fn drain_once(state: &AgentState, interval: Duration) -> Result<(), netmon_ebpf:
         .iter()
         .map(|(k, v)| kernel::flow_delta(k, v, &clock))
         .collect();
+    let loss_deltas = loss::loss_deltas(&drained.loss, drop_reasons);
     let metrics = &state.metrics;
     metrics.observe_processing(Stage::Drain, started.elapsed());
     metrics.set_kernel_flow_map_entries(deltas.len() as u64);
@@ -75,6 +91,8 @@ fn drain_once(state: &AgentState, interval: Duration) -> Result<(), netmon_ebpf:
     let (changes, active, stats) = {
         let mut table = state.table.lock().expect("table lock");
         table.apply_deltas(&deltas, now);
+        let unattributed = table.apply_loss(&loss_deltas, now);
+        metrics.loss().add_unattributed(unattributed);
         table.expire(now);
         let changes = table.take_changes();
         let mut active: HashMap<(Protocol, Direction), u64> = HashMap::new();
@@ -102,6 +120,10 @@ fn drain_once(state: &AgentState, interval: Duration) -> Result<(), netmon_ebpf:
     metrics.set_active_flows(&active);
     metrics.set_flow_table_flows(stats.flows as u64);
     metrics.set_kernel_counters(&kernel_stats);
+    metrics.loss().set_stats(&loss_reading.stats);
+    metrics
+        .loss()
+        .set_drop_totals(&loss::named_drop_totals(&loss_reading.drops, drop_reasons));
     let per_interface: Vec<(String, Hook, u64, u64)> = iface_counters
         .iter()
         .filter_map(|c| {

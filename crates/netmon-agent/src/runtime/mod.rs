@@ -5,6 +5,7 @@ mod drain_loop;
 mod event_loop;
 mod interfaces;
 mod k8s_status;
+mod loss;
 mod state;
 
 use std::{sync::Arc, time::Duration};
@@ -92,6 +93,7 @@ pub async fn run(config: Config) -> Result<(), RuntimeError> {
             "TCP lifecycle tracking is off: this kernel has no sock:inet_sock_set_state tracepoint"
         );
     }
+    let drop_reasons = Arc::new(loss::attach(&mut ebpf, &config.features));
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut tasks = Vec::new();
@@ -164,6 +166,7 @@ pub async fn run(config: Config) -> Result<(), RuntimeError> {
     tasks.push(tokio::spawn(drain_loop::run(
         state.clone(),
         config.flow.flush_interval,
+        drop_reasons,
         readiness.clone(),
         shutdown_rx.clone(),
     )));

@@ -47,6 +47,8 @@ pub struct AgentConfig {
     pub kubernetes_auto: bool,
     /// Extra `export.prometheus` keys, as YAML lines indented by 4.
     pub prometheus_yaml: String,
+    /// `features` keys, as YAML lines indented by 2.
+    pub features_yaml: String,
 }
 
 #[derive(Debug, Clone)]
@@ -66,6 +68,7 @@ impl Default for AgentConfig {
             kubernetes: None,
             kubernetes_auto: false,
             prometheus_yaml: String::new(),
+            features_yaml: String::new(),
         }
     }
 }
@@ -98,6 +101,10 @@ impl AgentConfig {
         if !self.prometheus_yaml.is_empty() {
             yaml.push_str("export:\n  prometheus:\n");
             yaml.push_str(&self.prometheus_yaml);
+        }
+        if !self.features_yaml.is_empty() {
+            yaml.push_str("features:\n");
+            yaml.push_str(&self.features_yaml);
         }
         yaml
     }
@@ -471,6 +478,12 @@ pub struct Flow {
     pub icmp_type: Option<u8>,
     #[serde(default)]
     pub icmp_code: Option<u8>,
+    #[serde(default)]
+    pub retransmits: u64,
+    #[serde(default)]
+    pub drops: u64,
+    #[serde(default)]
+    pub drop_reasons: BTreeMap<String, u64>,
     /// Everything else, notably the Kubernetes `src_*`/`dst_*` names.
     #[serde(flatten)]
     pub other: BTreeMap<String, serde_json::Value>,

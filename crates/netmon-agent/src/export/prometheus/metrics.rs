@@ -16,6 +16,7 @@ use super::flow_series::FlowSeries;
 use super::k8s::{K8sMetrics, K8sReading};
 use super::kernel::{AttachMode, Hook, InterfaceMetrics, KernelCounters, KernelMetrics};
 use super::kube_netc::KubeNetc;
+use super::loss::LossMetrics;
 use super::options::{ContextLabel, FlowContext, FlowLabel, MetricsOptions};
 use super::register::{
     gauge, histogram, histogram_vec, int_counter, int_counter_vec, int_gauge, int_gauge_vec, lock,
@@ -120,6 +121,7 @@ pub struct AgentMetrics {
 
     kube_netc: Option<KubeNetc>,
     k8s: K8sMetrics,
+    loss: LossMetrics,
 }
 
 fn validate(options: &MetricsOptions) -> Result<(), MetricsError> {
@@ -317,6 +319,7 @@ impl AgentMetrics {
                 None
             },
             k8s: K8sMetrics::register(&r)?,
+            loss: LossMetrics::register(&r)?,
             registry: r,
         })
     }
@@ -534,6 +537,11 @@ impl AgentMetrics {
     /// Takes cumulative readings of the Kubernetes watches.
     pub fn set_k8s(&self, readings: &[K8sReading]) {
         self.k8s.set(readings);
+    }
+
+    /// Retransmission and drop metrics.
+    pub fn loss(&self) -> &LossMetrics {
+        &self.loss
     }
 
     /// Updates the kube-netc gauges; call once per flush interval with that

@@ -53,6 +53,9 @@ fn record(
         ifindex: 1,
         icmp: None,
         updated_at: 0,
+        retransmits: 0,
+        drops: 0,
+        drop_reasons: Default::default(),
     }
 }
 
@@ -648,6 +651,17 @@ fn populated_metrics() -> AgentMetrics {
         objects: 3,
         errors: 1,
     }]);
+    metrics.loss().set_stats(&LossStats {
+        retransmits: 2,
+        ..LossStats::default()
+    });
+    metrics
+        .loss()
+        .set_drop_totals(&[crate::source::loss::NamedDropTotal {
+            reason: Arc::from("NETFILTER_DROP"),
+            protocol: "udp",
+            packets: 3,
+        }]);
     metrics
 }
 
