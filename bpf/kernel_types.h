@@ -96,8 +96,19 @@ struct trace_entry {
 
 /* Tracepoint records as the kernel's BTF describes them
  * (trace_event_raw_<event>). Unlike inet_sock_set_state_args above, these
- * are relocated: tcp_retransmit_skb's layout changed between kernel
- * versions (it gained err). */
+ * are relocated against the running kernel. tcp_retransmit_skb's record
+ * changed: newer kernels (~6.10+) give it a record of its own with err;
+ * older ones share the tcp_event_sk_skb class's record. */
+struct trace_event_raw_tcp_event_sk_skb {
+	struct trace_entry ent;
+	const void *skbaddr;
+	const void *skaddr;
+	__u16 sport;
+	__u16 dport;
+	__u8 saddr_v6[16];
+	__u8 daddr_v6[16];
+} __attribute__((preserve_access_index));
+
 struct trace_event_raw_tcp_retransmit_skb {
 	struct trace_entry ent;
 	const void *skbaddr;

@@ -20,7 +20,6 @@
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, NETMON_LOSS_FLOW_MAP_ENTRIES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct netmon_flow_key);
 	__type(value, __u64);
 } netmon_retransmits_0 SEC(".maps");
@@ -28,7 +27,6 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, NETMON_LOSS_FLOW_MAP_ENTRIES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct netmon_flow_key);
 	__type(value, __u64);
 } netmon_retransmits_1 SEC(".maps");
@@ -37,7 +35,6 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, NETMON_LOSS_FLOW_MAP_ENTRIES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct netmon_flow_drop_key);
 	__type(value, __u64);
 } netmon_flow_drops_0 SEC(".maps");
@@ -45,7 +42,6 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, NETMON_LOSS_FLOW_MAP_ENTRIES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct netmon_flow_drop_key);
 	__type(value, __u64);
 } netmon_flow_drops_1 SEC(".maps");

@@ -152,13 +152,15 @@ struct netmon_conn_state {
 
 /* ---- Packet loss: TCP retransmissions and kernel drops (loss.h) ---- */
 
-/* Capacity of each generation of the per-flow retransmit and drop maps.
- * Their elements are allocated on use (BPF_F_NO_PREALLOC): a node without
- * loss pays nothing for them. */
-#define NETMON_LOSS_FLOW_MAP_ENTRIES 16384
+/* Capacity of each generation of the per-flow retransmit and drop maps:
+ * distinct flow directions with loss per flush interval. Preallocated
+ * (~0.9 MB each), because kernels before 6.1 warn about, and RT kernels
+ * refuse, elements allocated at run time by tracing programs. */
+#define NETMON_LOSS_FLOW_MAP_ENTRIES 8192
 /* Capacity of the cumulative drops-by-(reason, protocol) map: the kernel
- * has ~130 reasons and a drop has one of seven protocol classes. */
-#define NETMON_DROP_REASON_MAP_ENTRIES 4096
+ * has ~130 reasons and a drop one of seven protocol classes, and only the
+ * pairs that occur take an entry (per-CPU values: kept small). */
+#define NETMON_DROP_REASON_MAP_ENTRIES 1024
 
 /* The per-flow retransmit maps are keyed by struct netmon_flow_key with
  * src = the socket's local end; the value is a __u64 count of segments. */

@@ -224,8 +224,8 @@ pub struct ConnState {
 
 const _: () = assert!(size_of::<ConnState>() == 24);
 
-pub const LOSS_FLOW_MAP_ENTRIES: u32 = 16384;
-pub const DROP_REASON_MAP_ENTRIES: u32 = 4096;
+pub const LOSS_FLOW_MAP_ENTRIES: u32 = 8192;
+pub const DROP_REASON_MAP_ENTRIES: u32 = 1024;
 
 /// `struct netmon_flow_drop_key`: one flow direction and one drop reason.
 #[repr(C)]

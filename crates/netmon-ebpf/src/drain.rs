@@ -50,14 +50,22 @@ impl NetmonEbpf {
             })?;
         sys::wait_for_running_programs();
 
-        // The loss maps share the generation, so they cover the same interval.
-        let loss = self.loss.drain(draining, self.batch_supported)?;
+        let mut out = self.drain_flow_map(draining)?;
+        // The loss maps share the generation, so they cover the same
+        // interval; drained after the flows, so a failure there never holds
+        // the flows back.
+        out.loss = self.loss.drain(draining, self.batch_supported)?;
+        Ok(out)
+    }
+
+    /// Empties generation `draining` of the flow maps.
+    fn drain_flow_map(&mut self, draining: usize) -> Result<DrainedFlows, EbpfError> {
         let fd = self.flow_maps[draining].fd().as_fd().as_raw_fd();
         let map = names::FLOW_MAPS[draining];
         let mut out = DrainedFlows {
             entries: Vec::new(),
             batched: self.batch_supported,
-            loss,
+            loss: DrainedLoss::default(),
         };
         if self.batch_supported {
             match drain_batched(fd, &mut out.entries) {

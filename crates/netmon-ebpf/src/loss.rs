@@ -137,8 +137,8 @@ fn drain_map<K: Copy + Default, V: Copy + Default>(
     if batch {
         match drain_batched(fd, out) {
             Ok(()) => return Ok(()),
-            // The flow-map drain that follows notices the missing batch
-            // support too and logs it once.
+            // The flow-map drain before this one has noticed the missing
+            // batch support too, and logged it.
             Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOTSUP | 524)) => {}
             Err(e) => return Err(syscall("lookup_and_delete_batch")(e)),
         }
@@ -169,8 +169,9 @@ impl NetmonEbpf {
         Ok(())
     }
 
-    /// Attaches the drop tracepoint (raw `kfree_skb`, which carries a
-    /// reason since Linux 5.17). The agent treats an error as "drops off".
+    /// Attaches the drop tracepoint (`kfree_skb` as a BTF tracepoint; it
+    /// carries a reason since Linux 5.17, and the program does not load on
+    /// an older kernel). The agent treats an error as "drops off".
     pub fn attach_drops(&mut self) -> Result<(), EbpfError> {
         let name = names::SKB_DROP_PROG;
         let btf = aya::Btf::from_sys_fs().map_err(|source| EbpfError::Btf { source })?;
