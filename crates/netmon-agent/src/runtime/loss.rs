@@ -30,7 +30,13 @@ pub(super) fn attach(ebpf: &mut NetmonEbpf, features: &FeaturesConfig) -> DropRe
         warn!(error = %e, "drop tracking is off: the kfree_skb tracepoint did not attach (Linux 5.17+ has drop reasons)");
         return DropReasons::unnamed();
     }
-    match DropReasons::from_btf(Path::new(KERNEL_BTF_PATH)) {
+    drop_reason_names(Path::new(KERNEL_BTF_PATH))
+}
+
+/// The drop-reason names of the kernel whose BTF is at `path`; without
+/// them drops are still counted, by number.
+fn drop_reason_names(path: &Path) -> DropReasons {
+    match DropReasons::from_btf(path) {
         Ok(reasons) => {
             info!(reasons = reasons.len(), "drop tracking is on");
             reasons
@@ -39,5 +45,16 @@ pub(super) fn attach(ebpf: &mut NetmonEbpf, features: &FeaturesConfig) -> DropRe
             warn!(error = %e, "drop tracking is on, but reasons are shown by number (reason_<n>): their names could not be read");
             DropReasons::unnamed()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unreadable_kernel_btf_leaves_drops_counted_by_number() {
+        let reasons = drop_reason_names(Path::new("/nonexistent/btf/vmlinux"));
+        assert_eq!(&*reasons.name(77), "reason_77");
     }
 }
