@@ -58,4 +58,83 @@ enum {
 	NETMON_TCP_LISTEN = 10,
 };
 
+/* ---- Packet loss (loss.h, tcp_retransmit.bpf.h, skb_drop.bpf.h) ---- */
+
+/* Only SKB_CONSUMED is named here, for bpf_core_enum_value(): its number
+ * differs between kernels and older ones do not have it. */
+enum skb_drop_reason {
+	SKB_CONSUMED = 1,
+};
+
+struct sk_buff {
+	__u16 protocol; /* __be16 */
+	unsigned char *head;
+	__u16 transport_header;
+	__u16 network_header;
+	char cb[48];
+} __attribute__((preserve_access_index));
+
+/* TCP's per-skb control block, which lives in sk_buff.cb. */
+struct tcp_skb_cb {
+	__u32 seq;
+	__u32 end_seq;
+	union {
+		__u32 tcp_tw_isn;
+		struct {
+			__u16 tcp_gso_segs;
+			__u16 tcp_gso_size;
+		};
+	};
+} __attribute__((preserve_access_index));
+
+struct trace_entry {
+	unsigned short type;
+	unsigned char flags;
+	unsigned char preempt_count;
+	int pid;
+} __attribute__((preserve_access_index));
+
+/* Tracepoint records as the kernel's BTF describes them
+ * (trace_event_raw_<event>). Unlike inet_sock_set_state_args above, these
+ * are relocated against the running kernel. tcp_retransmit_skb's record
+ * changed: newer kernels (~6.10+) give it a record of its own with err;
+ * older ones share the tcp_event_sk_skb class's record. */
+struct trace_event_raw_tcp_event_sk_skb {
+	struct trace_entry ent;
+	const void *skbaddr;
+	const void *skaddr;
+	__u16 sport;
+	__u16 dport;
+	__u8 saddr_v6[16];
+	__u8 daddr_v6[16];
+} __attribute__((preserve_access_index));
+
+struct trace_event_raw_tcp_retransmit_skb {
+	struct trace_entry ent;
+	const void *skbaddr;
+	const void *skaddr;
+	int state;
+	__u16 sport;
+	__u16 dport;
+	__u16 family;
+	__u8 saddr[4];
+	__u8 daddr[4];
+	__u8 saddr_v6[16];
+	__u8 daddr_v6[16];
+	int err;
+} __attribute__((preserve_access_index));
+
+struct trace_event_raw_tcp_retransmit_synack {
+	struct trace_entry ent;
+	const void *skaddr;
+	const void *req;
+	__u16 sport;
+	__u16 dport;
+	__u16 family;
+	__u8 saddr[4];
+	__u8 daddr[4];
+	__u8 saddr_v6[16];
+	__u8 daddr_v6[16];
+} __attribute__((preserve_access_index));
+
 #endif /* NETMON_KERNEL_TYPES_H */

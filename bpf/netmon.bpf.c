@@ -13,6 +13,8 @@
 #include "flow_counter.bpf.h"
 #include "tcp_lifecycle.bpf.h"
 #include "tcp_rtt.bpf.h"
+#include "tcp_retransmit.bpf.h"
+#include "skb_drop.bpf.h"
 
 /* GPL: bpf_probe_read_kernel and the ring buffer helpers are GPL-only. */
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

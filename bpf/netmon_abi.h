@@ -198,4 +198,47 @@ struct netmon_rtt_stats {
 	__u32 _pad;
 };
 
+/* ---- Packet loss: TCP retransmissions and kernel drops (loss.h) ---- */
+
+/* Capacity of each generation of the per-flow retransmit and drop maps:
+ * distinct flow directions with loss per flush interval. Preallocated
+ * (~0.9 MB each), because kernels before 6.1 warn about, and RT kernels
+ * refuse, elements allocated at run time by tracing programs. */
+#define NETMON_LOSS_FLOW_MAP_ENTRIES 8192
+/* Capacity of the cumulative drops-by-(reason, protocol) map: the kernel
+ * has ~130 reasons and a drop one of seven protocol classes, and only the
+ * pairs that occur take an entry (per-CPU values: kept small). */
+#define NETMON_DROP_REASON_MAP_ENTRIES 1024
+
+/* The per-flow retransmit maps are keyed by struct netmon_flow_key with
+ * src = the socket's local end; the value is a __u64 count of segments. */
+
+/* Key of the per-flow drop maps; the value is a __u64 count of packets. */
+struct netmon_flow_drop_key {
+	struct netmon_flow_key flow; /* the dropped packet's own direction */
+	__u32 reason; /* the running kernel's enum skb_drop_reason value */
+	__u32 _pad;
+};
+
+/* netmon_drop_reason_key.protocol: IPPROTO_TCP, _UDP, _ICMP, _ICMPV6 or
+ * _SCTP, or one of these classes. */
+#define NETMON_DROP_PROTO_NON_IP 0 /* skb->protocol is neither IPv4 nor IPv6 */
+#define NETMON_DROP_PROTO_OTHER 255 /* IP, another transport or unreadable */
+
+/* Key of the cumulative per-CPU drop counters (value: __u64 packets). */
+struct netmon_drop_reason_key {
+	__u32 reason;
+	__u8 protocol;
+	__u8 _pad[3];
+};
+
+/* Indexes of the per-CPU loss stats array (cumulative). */
+enum netmon_loss_stat {
+	NETMON_LOSS_STAT_RETRANSMITS = 0, /* TCP segments retransmitted, any socket */
+	NETMON_LOSS_STAT_RETRANSMIT_MAP_FULL = 1, /* segments not counted per flow */
+	NETMON_LOSS_STAT_DROP_FLOW_MAP_FULL = 2, /* drops not counted per flow */
+	NETMON_LOSS_STAT_DROP_REASON_MAP_FULL = 3, /* drops not counted by reason */
+	NETMON_LOSS_STAT_MAX = 4,
+};
+
 #endif /* NETMON_ABI_H */

@@ -31,6 +31,13 @@ pub mod names {
     pub const ICMP_MAP: &str = "netmon_icmp";
     pub const RTT_MAPS: [&str; 2] = ["netmon_rtt_0", "netmon_rtt_1"];
     pub const TCP_RTT_PROG: &str = "netmon_tcp_rtt";
+    pub const RETRANSMIT_MAPS: [&str; 2] = ["netmon_retransmits_0", "netmon_retransmits_1"];
+    pub const FLOW_DROP_MAPS: [&str; 2] = ["netmon_flow_drops_0", "netmon_flow_drops_1"];
+    pub const DROP_REASONS_MAP: &str = "netmon_drop_reasons";
+    pub const LOSS_STATS_MAP: &str = "netmon_loss_stats";
+    pub const TCP_RETRANSMIT_PROG: &str = "netmon_tcp_retransmit";
+    pub const TCP_RETRANSMIT_SYNACK_PROG: &str = "netmon_tcp_retransmit_synack";
+    pub const SKB_DROP_PROG: &str = "netmon_skb_drop";
 }
 
 /// `struct netmon_flow_key`: one direction of a flow.
@@ -278,6 +285,62 @@ const _: () = assert!(offset_of!(RttStats, samples) == 8);
 const _: () = assert!(offset_of!(RttStats, min_us) == 16);
 const _: () = assert!(offset_of!(RttStats, max_us) == 20);
 const _: () = assert!(offset_of!(RttStats, last_us) == 24);
+pub const LOSS_FLOW_MAP_ENTRIES: u32 = 8192;
+pub const DROP_REASON_MAP_ENTRIES: u32 = 1024;
+
+/// `struct netmon_flow_drop_key`: one flow direction and one drop reason.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct FlowDropKey {
+    /// The dropped packet's own direction.
+    pub flow: FlowKey,
+    /// The running kernel's `enum skb_drop_reason` value.
+    pub reason: u32,
+    pub _pad: u32,
+}
+
+const _: () = assert!(size_of::<FlowDropKey>() == 48);
+const _: () = assert!(offset_of!(FlowDropKey, reason) == 40);
+
+/// Protocol classes of `DropReasonKey::protocol` besides the IPPROTO_*
+/// numbers of TCP, UDP, ICMP, ICMPv6 and SCTP (`NETMON_DROP_PROTO_*`).
+pub mod drop_protocol {
+    pub const NON_IP: u8 = 0;
+    pub const OTHER: u8 = 255;
+}
+
+/// `struct netmon_drop_reason_key`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct DropReasonKey {
+    pub reason: u32,
+    pub protocol: u8,
+    pub _pad: [u8; 3],
+}
+
+const _: () = assert!(size_of::<DropReasonKey>() == 8);
+const _: () = assert!(offset_of!(DropReasonKey, protocol) == 4);
+
+/// Indexes of the per-CPU loss stats array (`enum netmon_loss_stat`).
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LossStat {
+    Retransmits = 0,
+    RetransmitMapFull = 1,
+    DropFlowMapFull = 2,
+    DropReasonMapFull = 3,
+}
+
+pub const LOSS_STAT_COUNT: u32 = 4;
+
+impl LossStat {
+    pub const ALL: [LossStat; LOSS_STAT_COUNT as usize] = [
+        LossStat::Retransmits,
+        LossStat::RetransmitMapFull,
+        LossStat::DropFlowMapFull,
+        LossStat::DropReasonMapFull,
+    ];
+}
 
 #[cfg(feature = "aya")]
 mod pod {
@@ -292,4 +355,6 @@ mod pod {
     unsafe impl aya::Pod for super::SizeBucket {}
     unsafe impl aya::Pod for super::IcmpKey {}
     unsafe impl aya::Pod for super::RttStats {}
+    unsafe impl aya::Pod for super::FlowDropKey {}
+    unsafe impl aya::Pod for super::DropReasonKey {}
 }

@@ -21,6 +21,7 @@ V(bound_2, NETMON_PACKET_SIZE_BOUND_2) V(bound_3, NETMON_PACKET_SIZE_BOUND_3)
 V(bound_4, NETMON_PACKET_SIZE_BOUND_4) V(bound_5, NETMON_PACKET_SIZE_BOUND_5)
 V(bound_6, NETMON_PACKET_SIZE_BOUND_6) V(bound_7, NETMON_PACKET_SIZE_BOUND_7)
 V(bound_8, NETMON_PACKET_SIZE_BOUND_8)
+P(netmon_flow_drop_key) P(netmon_drop_reason_key)
 "#
     );
     let dir = std::env::temp_dir().join(format!("netmon-abi-{}", std::process::id()));
@@ -89,6 +90,14 @@ fn every_rust_mirror_has_the_size_clang_gives_its_c_struct() {
         size_of::<SizeBucket>()
     );
     assert_eq!(size_in_ir(&ir, "netmon_icmp_key"), size_of::<IcmpKey>());
+    assert_eq!(
+        size_in_ir(&ir, "netmon_flow_drop_key"),
+        size_of::<FlowDropKey>()
+    );
+    assert_eq!(
+        size_in_ir(&ir, "netmon_drop_reason_key"),
+        size_of::<DropReasonKey>()
+    );
     assert_eq!(size_in_ir(&ir, "netmon_rtt_stats"), size_of::<RttStats>());
     assert_eq!(
         size_in_ir(&ir, "value_rtt_entries"),

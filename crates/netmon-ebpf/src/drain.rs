@@ -12,7 +12,7 @@ use std::os::fd::{AsFd, AsRawFd};
 use netmon_common::{names, Control, FlowCounters, FlowKey};
 use tracing::info;
 
-use crate::{error::EbpfError, loader::NetmonEbpf, sys};
+use crate::{error::EbpfError, loader::NetmonEbpf, loss::DrainedLoss, sys};
 
 /// One kernel flow-map entry: one direction of one flow.
 pub type FlowEntry = (FlowKey, FlowCounters);
@@ -23,6 +23,8 @@ pub struct DrainedFlows {
     pub entries: Vec<FlowEntry>,
     /// Whether the batch command was used (false: per-key fallback).
     pub batched: bool,
+    /// Retransmissions and drops per flow over the same interval.
+    pub loss: DrainedLoss,
 }
 
 const BATCH_SIZE: usize = 4096;
@@ -48,11 +50,22 @@ impl NetmonEbpf {
             })?;
         sys::wait_for_running_programs();
 
+        let mut out = self.drain_flow_map(draining)?;
+        // The loss maps share the generation, so they cover the same
+        // interval; drained after the flows, so a failure there never holds
+        // the flows back.
+        out.loss = self.loss.drain(draining, self.batch_supported)?;
+        Ok(out)
+    }
+
+    /// Empties generation `draining` of the flow maps.
+    fn drain_flow_map(&mut self, draining: usize) -> Result<DrainedFlows, EbpfError> {
         let fd = self.flow_maps[draining].fd().as_fd().as_raw_fd();
         let map = names::FLOW_MAPS[draining];
         let mut out = DrainedFlows {
             entries: Vec::new(),
             batched: self.batch_supported,
+            loss: DrainedLoss::default(),
         };
         if self.batch_supported {
             match drain_batched(fd, &mut out.entries) {
@@ -82,13 +95,12 @@ impl NetmonEbpf {
     }
 }
 
-/// Empties a retired map keyed by [`FlowKey`] (flow or RTT map) with batch
-/// lookup-and-delete.
-pub(crate) fn drain_batched<V: Copy + Default>(
+/// Empties a hash map with batch lookup-and-delete, appending its entries.
+pub(crate) fn drain_batched<K: Copy + Default, V: Copy + Default>(
     fd: i32,
-    entries: &mut Vec<(FlowKey, V)>,
+    entries: &mut Vec<(K, V)>,
 ) -> std::io::Result<()> {
-    let mut keys = vec![FlowKey::default(); BATCH_SIZE];
+    let mut keys = vec![K::default(); BATCH_SIZE];
     let mut values = vec![V::default(); BATCH_SIZE];
     let mut token = 0u64;
     let mut first = true;
@@ -100,7 +112,7 @@ pub(crate) fn drain_batched<V: Copy + Default>(
                 // kernel asks for a bigger buffer.
                 Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => {
                     let bigger = keys.len() * 2;
-                    keys.resize(bigger, FlowKey::default());
+                    keys.resize(bigger, K::default());
                     values.resize(bigger, V::default());
                     continue;
                 }
@@ -119,16 +131,16 @@ pub(crate) fn drain_batched<V: Copy + Default>(
     }
 }
 
-/// The same, key by key, for kernels without batch commands.
-pub(crate) fn drain_per_key<V: Copy + Default>(
+/// Empties a hash map key by key (kernels without batch commands).
+pub(crate) fn drain_per_key<K: Copy + Default, V: Copy + Default>(
     fd: i32,
-    entries: &mut Vec<(FlowKey, V)>,
+    entries: &mut Vec<(K, V)>,
 ) -> std::io::Result<()> {
-    let mut next = FlowKey::default();
+    let mut next = K::default();
     // Each round takes the map's first key and deletes it, so the walk never
     // depends on a deleted key; no writer adds keys to this generation while
     // it is drained, so the loop ends.
-    while sys::get_next_key::<FlowKey>(fd, None, &mut next)? {
+    while sys::get_next_key::<K>(fd, None, &mut next)? {
         let mut value = V::default();
         if sys::lookup(fd, &next, &mut value)? {
             entries.push((next, value));

@@ -31,6 +31,16 @@ pub enum EbpfError {
     },
     #[error(transparent)]
     TracepointLayout(#[from] crate::rtt::TracepointLayoutError),
+    #[error("reading the kernel's BTF: {source}")]
+    Btf {
+        #[source]
+        source: aya::BtfError,
+    },
+    #[error("this kernel has no tracepoint {category}:{name}")]
+    MissingTracepoint {
+        category: &'static str,
+        name: &'static str,
+    },
     #[error("all per-interface counter slots are in use")]
     NoCounterSlot,
     #[error("{call} on map {map}: {source}")]

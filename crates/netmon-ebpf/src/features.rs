@@ -67,7 +67,7 @@ fn ensure_tracefs() -> bool {
 }
 
 /// Tracepoints are listed in tracefs, mounted at one of two places.
-fn tracepoint_exists(category: &str, name: &str) -> bool {
+pub(crate) fn tracepoint_exists(category: &str, name: &str) -> bool {
     [
         "/sys/kernel/tracing/events",
         "/sys/kernel/debug/tracing/events",

@@ -2,11 +2,13 @@
 //! loading, attaching to interfaces and the tracepoint, and draining maps.
 
 pub mod attach;
+pub mod btf_enum;
 pub mod drain;
 pub mod error;
 pub mod events;
 pub mod features;
 pub mod loader;
+pub mod loss;
 pub mod rtt;
 pub mod stats;
 mod sys;
@@ -17,6 +19,7 @@ pub use error::EbpfError;
 pub use events::EventReader;
 pub use features::KernelFeatures;
 pub use loader::{LoadOptions, NetmonEbpf};
+pub use loss::{DrainedLoss, DropTotal, LossStats};
 pub use rtt::{RttEntry, TracepointLayoutError};
 pub use stats::{IcmpCount, InterfaceCounters, KernelStats, SizeBucketTotals};
 

@@ -10,7 +10,9 @@ use aya::{
 use netmon_common::{names, Control, IcmpKey, IfaceConfig, IfaceCounters, SizeBucket};
 use tracing::info;
 
-use crate::{attach::AttachedInterface, error::EbpfError, features::KernelFeatures};
+use crate::{
+    attach::AttachedInterface, error::EbpfError, features::KernelFeatures, loss::LossMaps,
+};
 
 /// Load-time settings.
 #[derive(Debug, Clone)]
@@ -45,6 +47,8 @@ pub struct NetmonEbpf {
     /// The two RTT map generations (`netmon_rtt_*`), drained with the flow maps.
     pub(crate) rtt_maps: [MapData; 2],
     pub(crate) tcp_rtt_attached: bool,
+    /// Retransmit and drop maps and whether their programs are attached.
+    pub(crate) loss: LossMaps,
 }
 
 fn program_error(program: &'static str) -> impl Fn(aya::programs::ProgramError) -> EbpfError {
@@ -132,6 +136,7 @@ impl NetmonEbpf {
             .map_err(map_err(names::ICMP_MAP))?;
         let events = RingBuf::try_from(take_map(&mut ebpf, names::EVENTS_MAP)?)
             .map_err(map_err(names::EVENTS_MAP))?;
+        let loss = LossMaps::take(&mut ebpf)?;
 
         info!(
             flow_map_entries = options.flow_map_entries,
@@ -159,6 +164,7 @@ impl NetmonEbpf {
             tcp_lifecycle_attached: false,
             rtt_maps,
             tcp_rtt_attached: false,
+            loss,
         })
     }
 

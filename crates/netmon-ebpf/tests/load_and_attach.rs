@@ -40,3 +40,28 @@ fn the_object_loads_and_the_tcp_tracepoint_attaches_on_this_kernel() {
     let stats = ebpf.kernel_stats().unwrap();
     assert_eq!(stats.flow_map_full_packets, 0);
 }
+
+#[test]
+fn the_retransmit_and_drop_programs_pass_the_verifier_and_attach_on_this_kernel() {
+    if !root_or_skip() {
+        return;
+    }
+    let mut ebpf = NetmonEbpf::load(
+        &LoadOptions {
+            flow_map_entries: 1024,
+            sampling_rate: 1,
+        },
+        KernelFeatures::probe(),
+    )
+    .unwrap();
+    assert!(!ebpf.retransmits_attached() && !ebpf.drops_attached());
+    ebpf.attach_retransmits().unwrap();
+    ebpf.attach_drops().unwrap();
+    assert!(ebpf.retransmits_attached() && ebpf.drops_attached());
+    // Other processes may retransmit or drop meanwhile: what is drained is
+    // theirs, so only the reads themselves are checked here (the e2e tests
+    // check figures).
+    ebpf.drain_flows().unwrap();
+    ebpf.loss_stats().unwrap();
+    ebpf.drop_totals().unwrap();
+}

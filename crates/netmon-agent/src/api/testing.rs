@@ -50,6 +50,9 @@ pub(crate) fn view(id: u64, src: &str, src_port: u16, dst: &str, dst_port: u16) 
         icmp_code: None,
         sampling_rate: 1,
         translated: Default::default(),
+        retransmits: 0,
+        drops: 0,
+        drop_reasons: Default::default(),
         names: Default::default(),
     }
 }

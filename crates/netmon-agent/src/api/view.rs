@@ -2,7 +2,9 @@
 //! stream. It is built from a [`FlowRecord`] plus the two facts the record
 //! does not carry (direction and interface name), which the caller resolves.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use serde::Serialize;
@@ -66,6 +68,11 @@ pub struct FlowView {
     /// source), `null` when conntrack did not translate them.
     #[serde(flatten)]
     pub translated: TranslatedEnds,
+    /// TCP segments retransmitted, both directions.
+    pub retransmits: u64,
+    /// Packets the kernel dropped, both directions, and by its reason.
+    pub drops: u64,
+    pub drop_reasons: BTreeMap<Arc<str>, u64>,
     /// Pod, namespace, workload, service and node of each end.
     #[serde(flatten)]
     pub names: FlowNames,
@@ -153,6 +160,9 @@ impl FlowView {
             icmp_code: record.icmp.map(|(_, code)| code),
             sampling_rate: 1,
             translated: TranslatedEnds::of(record),
+            retransmits: record.retransmits,
+            drops: record.drops,
+            drop_reasons: record.drop_reasons.clone(),
             names: FlowNames::of(identity),
         }
     }
@@ -218,6 +228,9 @@ mod tests {
             rtt: None,
             updated_at: 1_700_000_001_000_000_001,
             nat: None,
+            retransmits: 3,
+            drops: 2,
+            drop_reasons: [(Arc::from("NETFILTER_DROP"), 2)].into(),
         }
     }
 
@@ -303,6 +316,9 @@ mod tests {
                 "sampling_rate": 1,
                 "src_translated_ip": null, "src_translated_port": null,
                 "dst_translated_ip": null, "dst_translated_port": null,
+                "retransmits": 3,
+                "drops": 2,
+                "drop_reasons": {"NETFILTER_DROP": 2},
                 "src_pod": null, "src_namespace": null, "src_workload": null,
                 "src_workload_kind": null, "src_service": null, "src_node": null,
                 "src_zone": null, "src_host_network": false, "src_labels": {},

@@ -38,6 +38,7 @@ pub use model::{
     FlowConfig, FlowLabel, KubernetesConfig, KubernetesMode, LogConfig, LogFormat, LogLevel,
     NatConfig, PerformanceConfig, PrometheusConfig,
 };
+pub use model::{DropsConfig, RetransmitsConfig};
 
 /// What the agent does after reading its configuration.
 #[derive(Debug)]

@@ -315,6 +315,10 @@ pub struct FeaturesConfig {
     pub nat: NatConfig,
     /// Port and host scan detection over new connections.
     pub port_scan: PortScanConfig,
+    /// Packets the kernel dropped, with its reason (`skb:kfree_skb`).
+    pub drops: DropsConfig,
+    /// TCP retransmissions (`tcp:tcp_retransmit_skb`, `tcp_retransmit_synack`).
+    pub retransmits: RetransmitsConfig,
 }
 
 /// `features.latency_tracking.*`: latency histograms.
@@ -393,6 +397,35 @@ impl Default for PortScanConfig {
             window: Duration::from_secs(10),
             max_sources: 10_000,
         }
+    }
+}
+
+/// `features.drops.*`: kernel drops by reason, per flow and in total.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DropsConfig {
+    /// Attach the drop tracepoint. Off: no drop counts anywhere, and the
+    /// tracepoint costs nothing.
+    pub enabled: bool,
+}
+
+impl Default for DropsConfig {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
+}
+
+/// `features.retransmits.*`: TCP retransmissions per flow and in total.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetransmitsConfig {
+    /// Attach the retransmission tracepoints.
+    pub enabled: bool,
+}
+
+impl Default for RetransmitsConfig {
+    fn default() -> Self {
+        Self { enabled: true }
     }
 }
 

@@ -63,6 +63,20 @@ fn the_defaults_are_the_documented_values_and_validate_clean() {
 }
 
 #[test]
+fn loss_features_are_on_by_default_and_switch_off_from_the_file_or_environment() {
+    let defaults = Config::default();
+    assert!(defaults.features.drops.enabled && defaults.features.retransmits.enabled);
+    let config = load_from(
+        "features:\n  drops:\n    enabled: false\n",
+        &[],
+        &[("NETMON_FEATURES_RETRANSMITS_ENABLED", "false")],
+    )
+    .unwrap();
+    assert!(!config.features.drops.enabled);
+    assert!(!config.features.retransmits.enabled);
+}
+
+#[test]
 fn an_empty_or_fully_commented_file_gives_the_defaults() {
     for text in [
         "",

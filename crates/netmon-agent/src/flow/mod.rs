@@ -10,4 +10,4 @@ pub use model::*;
 pub use nat::{NatBinding, NatTable};
 pub use record::*;
 pub use rtt::{merge_rtt, RttReading, RttSocket, RttStats};
-pub use table::{FlowTable, FlowTableConfig, FlowTableStats};
+pub use table::{FlowTable, FlowTableConfig, FlowTableStats, UnattributedLoss};

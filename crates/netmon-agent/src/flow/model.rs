@@ -3,6 +3,7 @@
 //! tested and benchmarked without a kernel.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -102,6 +103,25 @@ pub struct FlowDelta {
     pub ifindex: u32,
     /// Last ICMP type/code seen (ICMP and ICMPv6 flows only).
     pub icmp: Option<(u8, u8)>,
+}
+
+/// What the kernel lost of one direction of a flow since the previous
+/// drain: segments TCP sent again, or packets it dropped for one reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LossDelta {
+    /// For retransmits the socket's local end is `src`; for drops it is the
+    /// dropped packet's source.
+    pub key: DirectionalKey,
+    pub kind: LossKind,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum LossKind {
+    /// TCP segments retransmitted.
+    Retransmits,
+    /// Packets dropped, with the kernel's reason (`NETFILTER_DROP`, ...).
+    Drops { reason: Arc<str> },
 }
 
 /// What happened to a TCP socket, from the kernel's state changes.

@@ -1,6 +1,9 @@
 //! A connection as the flow table keeps it: both directions under one key,
 //! oriented initiator → responder.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use super::model::{Endpoint, FlowStatus, Protocol, UnixNanos};
 use super::nat::NatBinding;
 use super::rtt::RttStats;
@@ -52,6 +55,12 @@ pub struct FlowRecord {
     /// How conntrack translated the connection (DNAT, SNAT), when it did:
     /// the key is then the original tuple, as the initiator addressed it.
     pub nat: Option<NatBinding>,
+    /// TCP segments retransmitted, both directions.
+    pub retransmits: u64,
+    /// Packets the kernel dropped, both directions.
+    pub drops: u64,
+    /// `drops` by the kernel's reason.
+    pub drop_reasons: BTreeMap<Arc<str>, u64>,
 }
 
 impl FlowRecord {
@@ -81,6 +90,9 @@ impl FlowRecord {
             rtt: None,
             updated_at: now,
             nat: None,
+            retransmits: 0,
+            drops: 0,
+            drop_reasons: BTreeMap::new(),
         }
     }
 

@@ -944,6 +944,10 @@ fn apply_event(entry: &mut Entry, event: &TcpEvent) -> EventOutcome {
     outcome
 }
 
+#[path = "table_loss.rs"]
+mod loss;
+pub use loss::UnattributedLoss;
+
 #[cfg(test)]
 #[path = "table_tests.rs"]
 mod tests;

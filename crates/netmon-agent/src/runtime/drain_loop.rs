@@ -15,7 +15,9 @@ use crate::{
     export::prometheus::{Hook, Stage},
     flow::{Direction, FlowDelta, Protocol, RttReading},
     source::{
+        drop_reasons::DropReasons,
         kernel::{self, ClockMap},
+        loss,
         rtt::rtt_reading,
     },
 };
@@ -25,6 +27,7 @@ use super::{nat, state::context, AgentState};
 pub async fn run(
     state: Arc<AgentState>,
     interval: Duration,
+    drop_reasons: Arc<DropReasons>,
     readiness: Readiness,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -36,9 +39,10 @@ pub async fn run(
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
         let state2 = state.clone();
+        let reasons = drop_reasons.clone();
         // The drain waits for an RCU grace period and walks maps: blocking
         // work, kept off the async workers.
-        match tokio::task::spawn_blocking(move || drain_once(&state2, interval)).await {
+        match tokio::task::spawn_blocking(move || drain_once(&state2, interval, &reasons)).await {
             Ok(Ok(())) => {
                 if !readiness.is_ready() {
                     readiness.set_ready();
@@ -53,12 +57,25 @@ pub async fn run(
     }
 }
 
-fn drain_once(state: &AgentState, interval: Duration) -> Result<(), netmon_ebpf::EbpfError> {
+fn drain_once(
+    state: &AgentState,
+    interval: Duration,
+    drop_reasons: &DropReasons,
+) -> Result<(), netmon_ebpf::EbpfError> {
     let started = Instant::now();
     // Before the maps are swapped: translations ended before this point
     // have all their packets in this drain (see `flow::nat`).
     let nat_generation = nat::lock(&state.nat).begin_drain();
-    let (drained, rtt, rtt_map_full, kernel_stats, iface_counters, packet_sizes, icmp_counts) = {
+    let (
+        drained,
+        rtt,
+        rtt_map_full,
+        kernel_stats,
+        iface_counters,
+        packet_sizes,
+        icmp_counts,
+        loss_reading,
+    ) = {
         let mut guard = state.ebpf.lock().expect("ebpf lock");
         let Some(ebpf) = guard.as_mut() else {
             return Ok(());
@@ -74,6 +91,7 @@ fn drain_once(state: &AgentState, interval: Duration) -> Result<(), netmon_ebpf:
             ebpf.interface_counters()?,
             ebpf.packet_sizes()?,
             ebpf.icmp_counts()?,
+            loss::read_totals(ebpf)?,
         )
     };
     let clock = ClockMap::now();
@@ -83,6 +101,7 @@ fn drain_once(state: &AgentState, interval: Duration) -> Result<(), netmon_ebpf:
         .map(|(k, v)| kernel::flow_delta(k, v, &clock))
         .collect();
     let rtt_readings: Vec<RttReading> = rtt.iter().map(|(k, v)| rtt_reading(k, v)).collect();
+    let loss_deltas = loss::loss_deltas(&drained.loss, drop_reasons);
     let metrics = &state.metrics;
     metrics.observe_processing(Stage::Drain, started.elapsed());
     metrics.set_kernel_flow_map_entries(deltas.len() as u64);
@@ -100,6 +119,8 @@ fn drain_once(state: &AgentState, interval: Duration) -> Result<(), netmon_ebpf:
             nat.end_drain(nat_generation);
             metrics.set_nat(&nat.reading());
         }
+        let unattributed = table.apply_loss(&loss_deltas, now);
+        metrics.loss().add_unattributed(unattributed);
         // After the deltas, so a connection first counted in this interval
         // already has its record.
         table.apply_rtt(&rtt_readings, now);
@@ -139,6 +160,10 @@ fn drain_once(state: &AgentState, interval: Duration) -> Result<(), netmon_ebpf:
     metrics.set_icmp_counts(&icmp_counts);
     metrics.observe_tcp_rtt(rtt_readings.iter().map(|r| r.last_us));
     metrics.set_kernel_rtt_map_full(rtt_map_full);
+    metrics.loss().set_stats(&loss_reading.stats);
+    metrics
+        .loss()
+        .set_drop_totals(&loss::named_drop_totals(&loss_reading.drops, drop_reasons));
     let per_interface: Vec<(String, Hook, u64, u64)> = iface_counters
         .iter()
         .filter_map(|c| {

@@ -5,6 +5,7 @@ mod drain_loop;
 mod event_loop;
 mod interfaces;
 mod k8s_status;
+mod loss;
 mod nat;
 mod port_scans;
 mod state;
@@ -95,6 +96,7 @@ pub async fn run(config: Config) -> Result<(), RuntimeError> {
             "TCP lifecycle tracking is off: this kernel has no sock:inet_sock_set_state tracepoint"
         );
     }
+    let drop_reasons = Arc::new(loss::attach(&mut ebpf, &config.features));
 
     if config.features.latency_tracking.rtt {
         if let Err(e) = ebpf.attach_tcp_rtt() {
@@ -189,6 +191,7 @@ pub async fn run(config: Config) -> Result<(), RuntimeError> {
     tasks.push(tokio::spawn(drain_loop::run(
         state.clone(),
         config.flow.flush_interval,
+        drop_reasons,
         readiness.clone(),
         shutdown_rx.clone(),
     )));

@@ -517,6 +517,12 @@ pub struct Flow {
     pub icmp_type: Option<u8>,
     #[serde(default)]
     pub icmp_code: Option<u8>,
+    #[serde(default)]
+    pub retransmits: u64,
+    #[serde(default)]
+    pub drops: u64,
+    #[serde(default)]
+    pub drop_reasons: BTreeMap<String, u64>,
     /// Everything else, notably the Kubernetes `src_*`/`dst_*` names.
     #[serde(flatten)]
     pub other: BTreeMap<String, serde_json::Value>,

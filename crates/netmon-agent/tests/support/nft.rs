@@ -166,6 +166,13 @@ pub fn drop_incoming_tcp(ns: &Netns, name: &str, port: u16) {
     add_input_counter(ns, name, &format!("tcp dport {port}"), "drop");
 }
 
+/// Drops the packets arriving in `ns` that match the nftables
+/// `expression`, counting them under `name`: the drop rule's own counter is
+/// the ground truth of how many the kernel dropped there.
+pub fn drop_incoming(ns: &Netns, name: &str, expression: &str) {
+    add_input_counter(ns, name, expression, "drop");
+}
+
 /// Sets up a connect from `client` in `initiator` to `server` in
 /// `responder` that times out: the flow is counted under "timeout", the
 /// responder drops every SYN, and the initiator gives up after one SYN

@@ -16,6 +16,7 @@ use super::flow_series::FlowSeries;
 use super::k8s::{K8sMetrics, K8sReading};
 use super::kernel::{AttachMode, Hook, InterfaceMetrics, KernelCounters, KernelMetrics};
 use super::kube_netc::KubeNetc;
+use super::loss::LossMetrics;
 use super::nat::{NatMetrics, NatReading};
 use super::options::{ContextLabel, FlowContext, FlowLabel, MetricsOptions};
 use super::packets::{IcmpCount, PacketMetrics, SizeBucketTotals};
@@ -129,6 +130,7 @@ pub struct AgentMetrics {
     nat: NatMetrics,
     security: SecurityMetrics,
     rtt: RttMetrics,
+    loss: LossMetrics,
 }
 
 fn validate(options: &MetricsOptions) -> Result<(), MetricsError> {
@@ -332,6 +334,7 @@ impl AgentMetrics {
             // One bucket setting for both latency histograms
             // (features.latency_tracking.histogram_buckets).
             rtt: RttMetrics::register(&r, options.connect_latency_buckets.clone())?,
+            loss: LossMetrics::register(&r)?,
             registry: r,
         })
     }
@@ -590,6 +593,11 @@ impl AgentMetrics {
     /// Takes a cumulative reading of the port-scan detector's statistics.
     pub fn set_port_scan_stats(&self, stats: &DetectorStats) {
         self.security.set_detector_stats(stats);
+    }
+
+    /// Retransmission and drop metrics.
+    pub fn loss(&self) -> &LossMetrics {
+        &self.loss
     }
 
     /// Updates the kube-netc gauges; call once per flush interval with that

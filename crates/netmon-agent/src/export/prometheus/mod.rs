@@ -4,6 +4,7 @@ mod flow_series;
 mod k8s;
 mod kernel;
 mod kube_netc;
+mod loss;
 mod metrics;
 mod nat;
 mod options;
@@ -18,6 +19,7 @@ mod tests;
 
 pub use k8s::K8sReading;
 pub use kernel::{AttachMode, Hook, KernelCounters};
+pub use loss::{LossMetrics, LossStats};
 pub use metrics::{tcp_event_name, AgentMetrics, MetricsError, Stage};
 pub use nat::NatReading;
 pub use options::{

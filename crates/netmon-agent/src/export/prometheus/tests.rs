@@ -55,6 +55,9 @@ fn record(
         rtt: None,
         updated_at: 0,
         nat: None,
+        retransmits: 0,
+        drops: 0,
+        drop_reasons: Default::default(),
     }
 }
 
@@ -675,6 +678,17 @@ fn populated_metrics() -> AgentMetrics {
     });
     metrics.observe_tcp_rtt([250]);
     metrics.set_kernel_rtt_map_full(1);
+    metrics.loss().set_stats(&LossStats {
+        retransmits: 2,
+        ..LossStats::default()
+    });
+    metrics
+        .loss()
+        .set_drop_totals(&[crate::source::loss::NamedDropTotal {
+            reason: Arc::from("NETFILTER_DROP"),
+            protocol: "udp",
+            packets: 3,
+        }]);
     metrics
 }
 
