@@ -51,10 +51,16 @@ fn known_metrics() -> Vec<String> {
 
 /// Histograms: Prometheus stores only their `_bucket`, `_sum` and `_count`
 /// series, so an expression must name one of those.
-const KNOWN_HISTOGRAMS: &[&str] = &[
-    "netmon_tcp_connect_latency_seconds",
-    "netmon_processing_duration_seconds",
-];
+/// Read from docs/metrics.md's type column, like `known_metrics`.
+fn known_histograms() -> Vec<String> {
+    read("docs/metrics.md")
+        .lines()
+        .filter(|line| line.contains("| histogram |"))
+        .filter_map(|line| line.strip_prefix("| `netmon_"))
+        .filter_map(|rest| rest.split('`').next())
+        .map(|name| format!("netmon_{name}"))
+        .collect()
+}
 
 /// What the dashboard must show: traffic, failures, latency, loss, agent
 /// health and interfaces.
@@ -71,6 +77,9 @@ const DASHBOARD_MUST_USE: &[&str] = &[
     "netmon_k8s_sync_status",
     "netmon_attached_interfaces",
     "netmon_interface_bytes_total",
+    "netmon_drops_total",
+    "netmon_tcp_retransmits_total",
+    "netmon_tcp_rtt_seconds_bucket",
     "up",
 ];
 
@@ -1064,13 +1073,14 @@ fn metric_names(expr: &str) -> BTreeSet<String> {
 
 fn is_known_metric(name: &str) -> bool {
     // A histogram's own name is no series; only its suffixed ones are.
-    let plain = !KNOWN_HISTOGRAMS.contains(&name) && known_metrics().iter().any(|k| k == name);
+    let histograms = known_histograms();
+    let plain = !histograms.iter().any(|h| h == name) && known_metrics().iter().any(|k| k == name);
     if name == "up" || plain {
         return true;
     }
     ["_bucket", "_sum", "_count"].iter().any(|suffix| {
         name.strip_suffix(suffix)
-            .is_some_and(|base| KNOWN_HISTOGRAMS.contains(&base))
+            .is_some_and(|base| histograms.iter().any(|h| h == base))
     })
 }
 
