@@ -143,8 +143,9 @@ fn drain_once(
     };
     state.publish(&changes);
     if let Some(port_scans) = &state.port_scans {
-        // After this drain's connections were seen: they may be older than
-        // `now` by up to a flush interval.
+        // Only after this drain's connections were observed: they started
+        // up to a flush interval before `now`, and may continue the episode
+        // of a source that would otherwise look quiet by now.
         port_scans.expire(now, metrics);
     }
     metrics.update_kube_netc(&changes, interval);
