@@ -359,7 +359,7 @@ fn listeners_overlap(a: IpAddr, b: IpAddr) -> bool {
 
 /// A bound that would hold more translations than a node could ever have
 /// is a typo, and could only end in running out of memory (a translation
-/// costs about 330 bytes).
+/// costs about 500 bytes).
 const MAX_NAT_ENTRIES: usize = 16 << 20;
 
 fn check_nat(config: &Config, out: &mut Vec<Check>) {

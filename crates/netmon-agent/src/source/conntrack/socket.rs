@@ -68,6 +68,7 @@ impl EventSocket {
                 .add_membership(group)
                 .map_err(ConntrackError::subscribe)?;
         }
+        attach_translated_only_filter(&socket);
         enlarge_receive_buffer(&socket);
         socket
             .set_non_blocking(true)
@@ -176,6 +177,70 @@ fn dump_request() -> Vec<u8> {
                                                     // nfgenmsg: AF_UNSPEC (all families), NFNETLINK_V0, res_id 0.
     request.extend_from_slice(&[0, 0, 0, 0]);
     request
+}
+
+/// `IPS_SRC_NAT | IPS_DST_NAT` in `CTA_STATUS`.
+const IPS_NAT_MASK: u32 = 0x30;
+/// `CTA_STATUS`.
+const CTA_STATUS: u32 = 3;
+
+/// A classic BPF socket filter that drops, in the kernel, the events of
+/// connections conntrack did not translate: once conntrack tracks the
+/// namespace it reports every connection, and waking the agent for each
+/// one cost more CPU than everything else it does in a connection storm.
+/// Messages without a status attribute are kept. Best effort: without the
+/// filter the parser drops them the same way, at a higher cost.
+fn attach_translated_only_filter(socket: &Socket) {
+    use libc::{BPF_ABS, BPF_IMM, BPF_IND, BPF_JEQ, BPF_JMP, BPF_K, BPF_LD, BPF_LDX};
+    use libc::{BPF_ALU, BPF_AND, BPF_MISC, BPF_RET, BPF_TAX, BPF_W};
+    let op = |code: u32| code as u16;
+    let statement = |code: u16, k: u32| libc::sock_filter {
+        code,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let jump = |k: u32, jt: u8, jf: u8| libc::sock_filter {
+        code: op(BPF_JMP | BPF_JEQ | BPF_K),
+        jt,
+        jf,
+        k,
+    };
+    let first_attribute = (NLMSG_HEADER_LEN + super::parse::NFGENMSG_LEN) as u32;
+    let nlattr = (libc::SKF_AD_OFF + libc::SKF_AD_NLATTR) as u32;
+    let mut program = [
+        // A = offset of the first attribute, X = the type looked for.
+        statement(op(BPF_LD | BPF_IMM), first_attribute),
+        statement(op(BPF_LDX | BPF_IMM), CTA_STATUS),
+        // A = offset of the CTA_STATUS attribute, 0 when there is none.
+        statement(op(BPF_LD | BPF_W | BPF_ABS), nlattr),
+        jump(0, 4, 0),
+        // A = the status (big-endian, as cBPF word loads read it).
+        statement(op(BPF_MISC | BPF_TAX), 0),
+        statement(op(BPF_LD | BPF_W | BPF_IND), 4),
+        statement(op(BPF_ALU | BPF_AND | BPF_K), IPS_NAT_MASK),
+        jump(0, 1, 0),
+        statement(op(BPF_RET | BPF_K), u32::MAX),
+        statement(op(BPF_RET | BPF_K), 0),
+    ];
+    let filter = libc::sock_fprog {
+        len: program.len() as u16,
+        filter: program.as_mut_ptr(),
+    };
+    // SAFETY: setsockopt on our own socket with a pointer to a local
+    // sock_fprog whose program outlives the call (the kernel copies it).
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_ATTACH_FILTER,
+            std::ptr::addr_of!(filter).cast(),
+            std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        tracing::debug!(error = %io::Error::last_os_error(), "conntrack event filter not attached; untranslated events are dropped in user space");
+    }
 }
 
 /// Best effort: `SO_RCVBUFFORCE` passes `rmem_max` with `CAP_NET_ADMIN`,
