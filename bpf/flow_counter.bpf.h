@@ -8,6 +8,7 @@
 #define NETMON_FLOW_COUNTER_BPF_H
 
 #include "maps.h"
+#include "payload_sample.bpf.h"
 
 #define ETH_HLEN_ 14
 #define ETH_P_IP_ 0x0800
@@ -39,7 +40,22 @@ struct packet_info {
 	__u8 icmp_type;
 	__u8 icmp_code;
 	__u8 is_icmp;
+	/* TCP and UDP: where the L4 payload starts and how long it is (0: none,
+	 * or the headers could not be read). */
+	__u32 payload_off;
+	__u32 payload_len;
 };
+
+/* The L4 payload's length: from its start to the end of the IP packet, not
+ * to the end of the skb, which may carry Ethernet padding. */
+static __always_inline void set_payload(struct packet_info *info, __u32 payload_off,
+					__u32 ip_end)
+{
+	if (ip_end > payload_off) {
+		info->payload_off = payload_off;
+		info->payload_len = ip_end - payload_off;
+	}
+}
 
 /* Packet bounds, read once per packet. */
 struct packet_cursor {
@@ -77,7 +93,7 @@ static __always_inline void set_v4_mapped(__u8 *dst, __u32 v4_be)
 /* Fills the transport part of the key. Returns 0, or -1 if the header was
  * cut short (the packet is still counted, with zero ports). */
 static __always_inline int parse_transport(struct __sk_buff *skb, struct packet_cursor *cur,
-					   __u32 off, __u8 proto,
+					   __u32 off, __u32 ip_end, __u8 proto,
 					   struct netmon_flow_key *key, struct packet_info *info)
 {
 	switch (proto) {
@@ -93,6 +109,9 @@ static __always_inline int parse_transport(struct __sk_buff *skb, struct packet_
 		if ((flags & NETMON_TCP_SYN) && (flags & NETMON_TCP_ACK))
 			flags |= NETMON_TCP_SYN_ACK;
 		info->tcp_flags = flags;
+		__u32 data_off = (hdr[12] >> 4) * 4;
+		if (data_off >= 20)
+			set_payload(info, off + data_off, ip_end);
 		return 0;
 	}
 	case IPPROTO_UDP_:
@@ -103,6 +122,8 @@ static __always_inline int parse_transport(struct __sk_buff *skb, struct packet_
 			return -1;
 		key->src_port = ((__u16)hdr[0] << 8) | hdr[1];
 		key->dst_port = ((__u16)hdr[2] << 8) | hdr[3];
+		if (proto == IPPROTO_UDP_)
+			set_payload(info, off + 8, ip_end);
 		return 0;
 	}
 	case IPPROTO_ICMP_:
@@ -134,8 +155,8 @@ static __always_inline int parse_transport(struct __sk_buff *skb, struct packet_
 /* Parses Ethernet (with up to two VLAN tags), IPv4 (with options) or IPv6
  * (with extension headers) and the transport header into `key`.
  * Returns 0 when the packet is IP, 1 when it is not IP, -1 when truncated. */
-static __always_inline int parse_packet(struct __sk_buff *skb, struct packet_cursor *cur,
-					struct netmon_flow_key *key, struct packet_info *info)
+static __always_inline int parse_headers(struct __sk_buff *skb, struct packet_cursor *cur,
+					 struct netmon_flow_key *key, struct packet_info *info)
 {
 	__u16 eth_proto_be;
 	__u32 off = 12;
@@ -175,7 +196,12 @@ static __always_inline int parse_packet(struct __sk_buff *skb, struct packet_cur
 		__u16 frag_off = ((__u16)(ip[6] & 0x1f) << 8) | ip[7];
 		if (frag_off != 0)
 			return 0;
-		return parse_transport(skb, cur, off + ihl, key->protocol, key, info) < 0 ? -1 : 0;
+		/* tot_len is 0 in a BIG TCP super-packet: the skb is the packet. */
+		__u32 tot_len = ((__u32)ip[2] << 8) | ip[3];
+		__u32 ip_end = tot_len ? off + tot_len : skb->len;
+		return parse_transport(skb, cur, off + ihl, ip_end, key->protocol, key, info) < 0
+			       ? -1
+			       : 0;
 	}
 
 	if (eth_proto == ETH_P_IPV6_) {
@@ -186,6 +212,9 @@ static __always_inline int parse_packet(struct __sk_buff *skb, struct packet_cur
 		__builtin_memcpy(key->src_addr, ip6 + 8, 16);
 		__builtin_memcpy(key->dst_addr, ip6 + 24, 16);
 		__u8 next = ip6[6];
+		/* payload_len is 0 in a jumbogram or BIG TCP super-packet. */
+		__u32 payload_len = ((__u32)ip6[4] << 8) | ip6[5];
+		__u32 ip_end = payload_len ? off + 40 + payload_len : skb->len;
 		off += 40;
 #pragma unroll
 		for (int i = 0; i < MAX_IPV6_EXT_HEADERS; i++) {
@@ -213,10 +242,28 @@ static __always_inline int parse_packet(struct __sk_buff *skb, struct packet_cur
 			}
 		}
 		key->protocol = next;
-		return parse_transport(skb, cur, off, next, key, info) < 0 ? -1 : 0;
+		return parse_transport(skb, cur, off, ip_end, next, key, info) < 0 ? -1 : 0;
 	}
 
 	return 1;
+}
+
+/* A global function, verified once on its own rather than inlined into
+ * both TC programs: the verifier then explores the parse's paths once, not
+ * once per path of what follows it (inlined, the ingress program took 316k
+ * of the verifier's 1M instructions before payload sampling, and over 1M
+ * with it). */
+__attribute__((noinline)) int netmon_parse_packet(struct __sk_buff *skb,
+						  struct netmon_flow_key *key,
+						  struct packet_info *info)
+{
+	if (!skb || !key || !info)
+		return -1;
+	struct packet_cursor cur = {
+		.data = (void *)(long)skb->data,
+		.data_end = (void *)(long)skb->data_end,
+	};
+	return parse_headers(skb, &cur, key, info);
 }
 
 static __always_inline void count_interface(__u32 slot, __u32 hook, __u64 bytes, __u64 packets)
@@ -304,9 +351,13 @@ static __always_inline void add_to_flow(struct netmon_flow_counters *c, __u64 by
 	}
 }
 
-static __always_inline void count_flow(void *flows, struct netmon_flow_key *key, __u64 bytes,
-				       __u64 packets, __u32 ifindex, __u32 hook,
-				       struct packet_info *info)
+/* Counts the packet for its flow direction. Returns 1 when the packet is
+ * to be sampled as one of the direction's first payloads: `wants_sample`
+ * (it carries a payload and first-payload capture is on) and the
+ * direction's budget for this generation is not spent. */
+static __always_inline int count_flow(void *flows, struct netmon_flow_key *key, __u64 bytes,
+				      __u64 packets, __u32 ifindex, __u32 hook,
+				      struct packet_info *info, int wants_sample)
 {
 	/* An existing flow only moves its last_seen: the coarse clock (same
 	 * CLOCK_MONOTONIC, tick resolution) costs a fraction of the precise one,
@@ -316,7 +367,13 @@ static __always_inline void count_flow(void *flows, struct netmon_flow_key *key,
 	struct netmon_flow_counters *c = bpf_map_lookup_elem(flows, key);
 	if (c) {
 		add_to_flow(c, bytes, packets, bpf_ktime_get_coarse_ns(), info);
-		return;
+		/* Not atomic: two CPUs may both take the last sample, which only
+		 * means one more sample. */
+		if (wants_sample && c->payload_samples < NETMON_PAYLOAD_SAMPLES_PER_DIRECTION) {
+			c->payload_samples++;
+			return 1;
+		}
+		return 0;
 	}
 	__u64 now = bpf_ktime_get_ns();
 	struct netmon_flow_counters init = {
@@ -329,18 +386,28 @@ static __always_inline void count_flow(void *flows, struct netmon_flow_key *key,
 		.first_hook = hook,
 		.icmp_type = info->icmp_type,
 		.icmp_code = info->icmp_code,
+		.payload_samples = NETMON_PAYLOAD_SAMPLES_PER_DIRECTION,
 	};
+	/* The first packet of a direction in this generation: the one place
+	 * where the done map is read, so a long flow costs one lookup per
+	 * flush interval, not one per packet. */
+	int sample = 0;
+	if (wants_sample >= 0 && !bpf_map_lookup_elem(&netmon_payload_done, key)) {
+		init.payload_samples = wants_sample ? 1 : 0;
+		sample = wants_sample;
+	}
 	long err = bpf_map_update_elem(flows, key, &init, BPF_NOEXIST);
 	if (err == 0)
-		return;
+		return sample;
 	/* Another CPU created the entry between our lookup and update. */
 	c = bpf_map_lookup_elem(flows, key);
 	if (c) {
 		add_to_flow(c, bytes, packets, now, info);
-		return;
+		return 0;
 	}
 	netmon_stat_add(NETMON_STAT_FLOW_MAP_FULL, 1);
 	netmon_stat_add(NETMON_STAT_FLOW_MAP_FULL_BYTES, bytes);
+	return 0;
 }
 
 static __always_inline int handle_packet(struct __sk_buff *skb, __u32 hook)
@@ -388,11 +455,7 @@ static __always_inline int handle_packet(struct __sk_buff *skb, __u32 hook)
 
 	struct netmon_flow_key key = {};
 	struct packet_info info = {};
-	struct packet_cursor cur = {
-		.data = (void *)(long)skb->data,
-		.data_end = (void *)(long)skb->data_end,
-	};
-	int parsed = parse_packet(skb, &cur, &key, &info);
+	int parsed = netmon_parse_packet(skb, &key, &info);
 	if (parsed == 1) {
 		netmon_stat_add(NETMON_STAT_NON_IP, 1);
 		return TC_ACT_UNSPEC_;
@@ -406,10 +469,34 @@ static __always_inline int handle_packet(struct __sk_buff *skb, __u32 hook)
 	if (info.is_icmp)
 		count_icmp(&key, &info, packets);
 
+	/* -1: first-payload capture is off (no done-map lookup), 0: on but
+	 * this packet has no payload, 1: on and it has one. DNS packets are
+	 * sampled on their own path, each one. */
+	__u32 payload_flags = control ? control->payload_flags : 0;
+	int dns = is_dns_packet(&key) && (payload_flags & NETMON_PAYLOAD_CAPTURE_DNS);
+	int wants_sample = -1;
+	if ((payload_flags & NETMON_PAYLOAD_CAPTURE_FIRST) && !dns &&
+	    (key.protocol == IPPROTO_TCP_ || key.protocol == IPPROTO_UDP_)) {
+		/* A SYN starts a new connection on these ports: what user space
+		 * learned of the previous one no longer holds. */
+		if (info.tcp_flags & (NETMON_TCP_SYN_ONLY | NETMON_TCP_SYN_ACK))
+			bpf_map_delete_elem(&netmon_payload_done, &key);
+		wants_sample = info.payload_len > 0;
+	}
+
+	int sample;
 	if (generation & 1)
-		count_flow(&netmon_flows_1, &key, bytes, packets, ifindex, hook, &info);
+		sample = count_flow(&netmon_flows_1, &key, bytes, packets, ifindex, hook, &info,
+				    wants_sample);
 	else
-		count_flow(&netmon_flows_0, &key, bytes, packets, ifindex, hook, &info);
+		sample = count_flow(&netmon_flows_0, &key, bytes, packets, ifindex, hook, &info,
+				    wants_sample);
+	if (sample > 0)
+		send_payload_sample(skb, &key, info.payload_off, info.payload_len,
+				    hook << 8 | NETMON_PAYLOAD_FIRST);
+	else if (dns && info.payload_len > 0)
+		send_payload_sample(skb, &key, info.payload_off, info.payload_len,
+				    hook << 8 | NETMON_PAYLOAD_DNS);
 
 	/* TC_ACT_UNSPEC: let the next program (TCX) or filter (clsact) and the
 	 * stack decide; netmon never changes a packet's fate. */

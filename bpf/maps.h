@@ -75,6 +75,20 @@ struct {
 	__type(value, __u64);
 } netmon_icmp SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, NETMON_PAYLOAD_RINGBUF_BYTES);
+} netmon_payloads SEC(".maps");
+
+/* Flow directions user space needs no more payload samples of (value
+ * unused). LRU: the kernel never fails to insert, it forgets the oldest. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, NETMON_DEFAULT_PAYLOAD_DONE_ENTRIES);
+	__type(key, struct netmon_flow_key);
+	__type(value, __u8);
+} netmon_payload_done SEC(".maps");
+
 static __always_inline void netmon_stat_add(__u32 index, __u64 value)
 {
 	__u64 *counter = bpf_map_lookup_elem(&netmon_stats, &index);

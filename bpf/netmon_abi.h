@@ -78,7 +78,10 @@ struct netmon_flow_counters {
 	__u8 first_hook; /* NETMON_HOOK_* */
 	__u8 icmp_type; /* last ICMP type seen (ICMP flows only) */
 	__u8 icmp_code;
-	__u8 _pad[5];
+	/* Payload samples sent for this direction in this generation; set to
+	 * NETMON_PAYLOAD_SAMPLES_PER_DIRECTION when user space needs no more. */
+	__u8 payload_samples;
+	__u8 _pad[4];
 };
 
 /* Per-interface counters, a per-CPU array indexed by slot * 2 + hook; every
@@ -103,6 +106,8 @@ struct netmon_control {
 	/* Count one packet in sampling_rate for flows (0 and 1: every packet),
 	 * scaled by the rate; interface counters always count every packet. */
 	__u32 sampling_rate;
+	__u32 payload_flags; /* NETMON_PAYLOAD_CAPTURE_* */
+	__u32 _pad;
 };
 
 /* Indexes of the per-CPU stats array. */
@@ -117,7 +122,9 @@ enum netmon_stat {
 	NETMON_STAT_FORWARDED_SKIPPED = 7, /* egress packets already counted at ingress */
 	NETMON_STAT_ICMP_MAP_FULL = 8, /* ICMP packets whose type/code found no room */
 	NETMON_STAT_RTT_MAP_FULL = 9, /* tcp_probe readings of sockets the RTT map had no room for */
-	NETMON_STAT_MAX = 10,
+	NETMON_STAT_PAYLOAD_SENT = 10, /* payload samples submitted to user space */
+	NETMON_STAT_PAYLOAD_DROPPED = 11, /* payload samples lost: ring buffer full */
+	NETMON_STAT_MAX = 12,
 };
 
 /* Packet size histogram: a per-CPU array of NETMON_PACKET_SIZE_BUCKETS
@@ -239,6 +246,42 @@ enum netmon_loss_stat {
 	NETMON_LOSS_STAT_DROP_FLOW_MAP_FULL = 2, /* drops not counted per flow */
 	NETMON_LOSS_STAT_DROP_REASON_MAP_FULL = 3, /* drops not counted by reason */
 	NETMON_LOSS_STAT_MAX = 4,
+};
+
+/* ---- Application payload samples (payload_sample.bpf.h) ---- */
+
+/* netmon_control.payload_flags */
+#define NETMON_PAYLOAD_CAPTURE_DNS 0x1 /* every TCP/UDP packet to or from port 53 */
+#define NETMON_PAYLOAD_CAPTURE_FIRST 0x2 /* first payloads of each flow direction */
+
+/* Bytes of L4 payload copied per sample: a DNS message of a usual size,
+ * a TLS ClientHello up to its SNI and supported versions, an HTTP request
+ * line and first headers. The rest of a payload is never read. */
+#define NETMON_PAYLOAD_CAPTURE_BYTES 512
+/* First-payload samples per flow direction and flow-map generation, until
+ * user space marks the direction done (netmon_payload_done). */
+#define NETMON_PAYLOAD_SAMPLES_PER_DIRECTION 4
+#define NETMON_PAYLOAD_RINGBUF_BYTES (4 << 20)
+/* Capacity of the LRU map of directions user space has classified; the
+ * agent sets it like the flow maps. An evicted entry only means that
+ * direction is sampled again. */
+#define NETMON_DEFAULT_PAYLOAD_DONE_ENTRIES 65536
+
+enum netmon_payload_kind {
+	NETMON_PAYLOAD_FIRST = 1, /* one of a flow direction's first payloads */
+	NETMON_PAYLOAD_DNS = 2, /* a packet to or from port 53 */
+};
+
+struct netmon_payload_sample {
+	__u64 timestamp_ns;
+	struct netmon_flow_key key; /* the packet's own direction */
+	__u32 ifindex;
+	__u32 payload_len; /* the packet's whole L4 payload */
+	__u16 captured_len; /* bytes of data[] filled, <= NETMON_PAYLOAD_CAPTURE_BYTES */
+	__u8 kind; /* enum netmon_payload_kind */
+	__u8 hook; /* NETMON_HOOK_* */
+	__u32 _pad;
+	__u8 data[NETMON_PAYLOAD_CAPTURE_BYTES];
 };
 
 #endif /* NETMON_ABI_H */

@@ -7,6 +7,8 @@ pub mod config;
 pub mod enrich;
 pub mod export;
 pub mod flow;
+pub mod inspect;
+pub mod l7;
 pub mod runtime;
 pub mod security;
 pub mod source;

@@ -38,6 +38,8 @@ pub mod names {
     pub const TCP_RETRANSMIT_PROG: &str = "netmon_tcp_retransmit";
     pub const TCP_RETRANSMIT_SYNACK_PROG: &str = "netmon_tcp_retransmit_synack";
     pub const SKB_DROP_PROG: &str = "netmon_skb_drop";
+    pub const PAYLOADS_MAP: &str = "netmon_payloads";
+    pub const PAYLOAD_DONE_MAP: &str = "netmon_payload_done";
 }
 
 /// `struct netmon_flow_key`: one direction of a flow.
@@ -90,7 +92,9 @@ pub struct FlowCounters {
     pub first_hook: u8,
     pub icmp_type: u8,
     pub icmp_code: u8,
-    pub _pad: [u8; 5],
+    /// Payload samples sent for this direction in this generation.
+    pub payload_samples: u8,
+    pub _pad: [u8; 4],
 }
 
 const _: () = assert!(size_of::<FlowCounters>() == 48);
@@ -102,6 +106,7 @@ const _: () = assert!(offset_of!(FlowCounters, ifindex) == 36);
 const _: () = assert!(offset_of!(FlowCounters, first_hook) == 40);
 const _: () = assert!(offset_of!(FlowCounters, icmp_type) == 41);
 const _: () = assert!(offset_of!(FlowCounters, icmp_code) == 42);
+const _: () = assert!(offset_of!(FlowCounters, payload_samples) == 43);
 
 /// `struct netmon_iface_counters`.
 #[repr(C)]
@@ -134,9 +139,21 @@ pub struct Control {
     pub generation: u32,
     /// One packet in `sampling_rate` is counted for flows (0, 1: all).
     pub sampling_rate: u32,
+    /// [`payload_flags`] bits: which payload samples the programs send.
+    pub payload_flags: u32,
+    pub _pad: u32,
 }
 
-const _: () = assert!(size_of::<Control>() == 8);
+const _: () = assert!(size_of::<Control>() == 16);
+const _: () = assert!(offset_of!(Control, payload_flags) == 8);
+
+/// Bits of `Control::payload_flags` (`NETMON_PAYLOAD_CAPTURE_*`).
+pub mod payload_flags {
+    /// Every TCP/UDP packet to or from port 53.
+    pub const DNS: u32 = 0x1;
+    /// The first payloads of each flow direction.
+    pub const FIRST: u32 = 0x2;
+}
 
 /// Indexes of the per-CPU stats array (`enum netmon_stat`).
 #[repr(u32)]
@@ -152,9 +169,11 @@ pub enum Stat {
     ForwardedSkipped = 7,
     IcmpMapFull = 8,
     RttMapFull = 9,
+    PayloadSent = 10,
+    PayloadDropped = 11,
 }
 
-pub const STAT_COUNT: u32 = 10;
+pub const STAT_COUNT: u32 = 12;
 
 impl Stat {
     pub const ALL: [Stat; STAT_COUNT as usize] = [
@@ -168,6 +187,8 @@ impl Stat {
         Stat::ForwardedSkipped,
         Stat::IcmpMapFull,
         Stat::RttMapFull,
+        Stat::PayloadSent,
+        Stat::PayloadDropped,
     ];
 }
 
@@ -340,6 +361,63 @@ impl LossStat {
         LossStat::DropFlowMapFull,
         LossStat::DropReasonMapFull,
     ];
+}
+
+pub const PAYLOAD_CAPTURE_BYTES: usize = 512;
+pub const PAYLOAD_SAMPLES_PER_DIRECTION: u8 = 4;
+
+/// `enum netmon_payload_kind`.
+pub mod payload_kind {
+    /// One of a flow direction's first payloads.
+    pub const FIRST: u8 = 1;
+    /// A packet to or from port 53.
+    pub const DNS: u8 = 2;
+}
+
+/// `struct netmon_payload_sample`: the first bytes of one packet's L4
+/// payload.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PayloadSample {
+    pub timestamp_ns: u64,
+    /// The packet's own direction.
+    pub key: FlowKey,
+    pub ifindex: u32,
+    /// The packet's whole L4 payload length.
+    pub payload_len: u32,
+    /// Bytes of `data` filled.
+    pub captured_len: u16,
+    pub kind: u8,
+    pub hook: u8,
+    pub _pad: u32,
+    pub data: [u8; PAYLOAD_CAPTURE_BYTES],
+}
+
+const _: () = assert!(size_of::<PayloadSample>() == 64 + PAYLOAD_CAPTURE_BYTES);
+const _: () = assert!(offset_of!(PayloadSample, key) == 8);
+const _: () = assert!(offset_of!(PayloadSample, ifindex) == 48);
+const _: () = assert!(offset_of!(PayloadSample, payload_len) == 52);
+const _: () = assert!(offset_of!(PayloadSample, captured_len) == 56);
+const _: () = assert!(offset_of!(PayloadSample, kind) == 58);
+const _: () = assert!(offset_of!(PayloadSample, hook) == 59);
+const _: () = assert!(offset_of!(PayloadSample, data) == 64);
+
+impl PayloadSample {
+    /// Decodes a sample from the ring buffer's bytes; `None` if too short.
+    pub fn from_bytes(bytes: &[u8]) -> Option<PayloadSample> {
+        if bytes.len() < size_of::<PayloadSample>() {
+            return None;
+        }
+        // SAFETY: as for TcpEvent::from_bytes: repr(C) integers and byte
+        // arrays, length checked, unaligned read.
+        Some(unsafe { core::ptr::read_unaligned(bytes.as_ptr() as *const PayloadSample) })
+    }
+
+    /// The captured bytes (at most the capture size, whatever the kernel
+    /// wrote in `captured_len`).
+    pub fn captured(&self) -> &[u8] {
+        &self.data[..(self.captured_len as usize).min(PAYLOAD_CAPTURE_BYTES)]
+    }
 }
 
 #[cfg(feature = "aya")]

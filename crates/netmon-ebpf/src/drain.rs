@@ -9,7 +9,7 @@
 
 use std::os::fd::{AsFd, AsRawFd};
 
-use netmon_common::{names, Control, FlowCounters, FlowKey};
+use netmon_common::{names, FlowCounters, FlowKey};
 use tracing::info;
 
 use crate::{error::EbpfError, loader::NetmonEbpf, loss::DrainedLoss, sys};
@@ -36,14 +36,7 @@ impl NetmonEbpf {
         let draining = (self.generation & 1) as usize;
         self.generation = self.generation.wrapping_add(1);
         self.control
-            .set(
-                0,
-                Control {
-                    generation: self.generation,
-                    sampling_rate: self.sampling_rate,
-                },
-                0,
-            )
+            .set(0, self.control_value(), 0)
             .map_err(|source| EbpfError::Map {
                 map: names::CONTROL_MAP,
                 source,

@@ -7,7 +7,7 @@ use aya::{
     programs::{SchedClassifier, TracePoint},
     Ebpf, EbpfLoader,
 };
-use netmon_common::{names, Control, IcmpKey, IfaceConfig, IfaceCounters, SizeBucket};
+use netmon_common::{names, Control, FlowKey, IcmpKey, IfaceConfig, IfaceCounters, SizeBucket};
 use tracing::info;
 
 use crate::{
@@ -21,6 +21,8 @@ pub struct LoadOptions {
     pub flow_map_entries: u32,
     /// Count one packet in this many for flows, scaled (1: every packet).
     pub sampling_rate: u32,
+    /// `netmon_common::payload_flags`: which payload samples to send.
+    pub payload_flags: u32,
 }
 
 /// netmon's loaded eBPF object. Dropping it detaches every program and
@@ -37,6 +39,11 @@ pub struct NetmonEbpf {
     pub(crate) packet_sizes: PerCpuArray<MapData, SizeBucket>,
     pub(crate) icmp: PerCpuHashMap<MapData, IcmpKey, u64>,
     pub(crate) events: Option<RingBuf<MapData>>,
+    /// Payload samples (DNS, first payloads), handed out once.
+    pub(crate) payloads: Option<RingBuf<MapData>>,
+    /// Flow directions user space needs no more first payloads of.
+    pub(crate) payload_done: BpfHashMap<MapData, FlowKey, u8>,
+    pub(crate) payload_flags: u32,
     pub(crate) generation: u32,
     pub(crate) attached: HashMap<u32, AttachedInterface>,
     pub(crate) features: KernelFeatures,
@@ -84,7 +91,12 @@ impl NetmonEbpf {
         let mut loader = EbpfLoader::new();
         // The RTT maps hold one entry per socket, as the flow maps hold one
         // per direction of a connection: the same bound fits both.
-        for name in names::FLOW_MAPS.into_iter().chain(names::RTT_MAPS) {
+        // The done map holds one entry per flow direction, like a flow map.
+        for name in names::FLOW_MAPS
+            .into_iter()
+            .chain(names::RTT_MAPS)
+            .chain([names::PAYLOAD_DONE_MAP])
+        {
             loader.map_max_entries(name, options.flow_map_entries);
         }
         let mut ebpf = loader.load(crate::NETMON_BPF_OBJECT)?;
@@ -120,6 +132,8 @@ impl NetmonEbpf {
                 Control {
                     generation: 0,
                     sampling_rate,
+                    payload_flags: options.payload_flags,
+                    _pad: 0,
                 },
                 0,
             )
@@ -137,6 +151,10 @@ impl NetmonEbpf {
         let events = RingBuf::try_from(take_map(&mut ebpf, names::EVENTS_MAP)?)
             .map_err(map_err(names::EVENTS_MAP))?;
         let loss = LossMaps::take(&mut ebpf)?;
+        let payloads = RingBuf::try_from(take_map(&mut ebpf, names::PAYLOADS_MAP)?)
+            .map_err(map_err(names::PAYLOADS_MAP))?;
+        let payload_done = BpfHashMap::try_from(take_map(&mut ebpf, names::PAYLOAD_DONE_MAP)?)
+            .map_err(map_err(names::PAYLOAD_DONE_MAP))?;
 
         info!(
             flow_map_entries = options.flow_map_entries,
@@ -155,6 +173,9 @@ impl NetmonEbpf {
             packet_sizes,
             icmp,
             events: Some(events),
+            payloads: Some(payloads),
+            payload_done,
+            payload_flags: options.payload_flags,
             generation: 0,
             attached: HashMap::new(),
             features,
@@ -187,6 +208,16 @@ impl NetmonEbpf {
     /// Hands out the ring buffer of TCP events (once).
     pub fn take_events(&mut self) -> Option<RingBuf<MapData>> {
         self.events.take()
+    }
+
+    /// The control values programs read, for the current generation.
+    pub(crate) fn control_value(&self) -> Control {
+        Control {
+            generation: self.generation,
+            sampling_rate: self.sampling_rate,
+            payload_flags: self.payload_flags,
+            _pad: 0,
+        }
     }
 
     pub fn features(&self) -> &KernelFeatures {

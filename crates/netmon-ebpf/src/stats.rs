@@ -20,6 +20,10 @@ pub struct KernelStats {
     pub conn_map_full: u64,
     pub forwarded_skipped: u64,
     pub icmp_map_full: u64,
+    /// Payload samples sent to user space (DNS, first payloads).
+    pub payload_samples_sent: u64,
+    /// Payload samples lost because their ring buffer was full.
+    pub payload_samples_dropped: u64,
 }
 
 /// Packets and bytes of one bucket of the packet size histogram (bounds in
@@ -71,6 +75,8 @@ impl NetmonEbpf {
             conn_map_full: totals[Stat::ConnMapFull as usize],
             forwarded_skipped: totals[Stat::ForwardedSkipped as usize],
             icmp_map_full: totals[Stat::IcmpMapFull as usize],
+            payload_samples_sent: totals[Stat::PayloadSent as usize],
+            payload_samples_dropped: totals[Stat::PayloadDropped as usize],
         })
     }
 

@@ -29,6 +29,7 @@ fn the_object_loads_and_the_tcp_tracepoint_attaches_on_this_kernel() {
         &LoadOptions {
             sampling_rate: 1,
             flow_map_entries: 1024,
+            payload_flags: netmon_common::payload_flags::DNS | netmon_common::payload_flags::FIRST,
         },
         features,
     )
@@ -50,6 +51,7 @@ fn the_retransmit_and_drop_programs_pass_the_verifier_and_attach_on_this_kernel(
         &LoadOptions {
             flow_map_entries: 1024,
             sampling_rate: 1,
+            payload_flags: 0,
         },
         KernelFeatures::probe(),
     )

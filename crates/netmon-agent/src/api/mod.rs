@@ -4,6 +4,7 @@
 //! flow events (and security events) as NDJSON from the moment of the
 //! request on. `GET /api/v1/security/events` lists recent security events.
 
+mod app_view;
 mod flows;
 mod health;
 mod names;
@@ -17,6 +18,7 @@ mod view;
 #[cfg(test)]
 pub(crate) mod testing;
 
+pub use app_view::{AppView, DnsView, DNS_TIMEOUT};
 pub use flows::{LagHook, NDJSON};
 pub use health::{health_router, Readiness};
 pub use names::FlowNames;

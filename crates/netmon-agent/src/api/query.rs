@@ -12,10 +12,13 @@ use thiserror::Error;
 use super::names::FlowNames;
 use super::view::FlowView;
 use crate::flow::{FlowStatus, Protocol};
+use crate::l7::AppProtocol;
 
-const PARAMETERS: &str = "ip, port, protocol, status, follow, limit, \
+const PARAMETERS: &str = "ip, port, protocol, app_protocol, status, follow, limit, \
      pod, namespace, workload, service, node (either end), and each of those with a src_ or dst_ prefix";
 const PROTOCOLS: &str = "tcp, udp, icmp, icmpv6, sctp, or a number 0-255";
+const APP_PROTOCOLS: &str =
+    "http, http2, grpc, tls, dns, redis, mysql, postgresql, or unknown";
 const STATUSES: &str = "active, closed, reset, refused, timeout";
 const ALL_STATUSES: [FlowStatus; 5] = [
     FlowStatus::Active,
@@ -38,6 +41,8 @@ pub enum QueryError {
     BadPort(String),
     #[error("protocol: {0:?} is not a protocol ({PROTOCOLS})")]
     BadProtocol(String),
+    #[error("app_protocol: {0:?} is not an application protocol ({APP_PROTOCOLS})")]
+    BadAppProtocol(String),
     #[error("status: {0:?} is not a flow status ({STATUSES}; comma-separated for several)")]
     BadStatus(String),
     #[error("follow: {0:?} is not a boolean (true or false)")]
@@ -60,6 +65,9 @@ pub struct FlowQuery {
     /// Either end's port equals this.
     pub port: Option<u16>,
     pub protocol: Option<Protocol>,
+    /// The flow's application protocol: `Some(None)` asks for the flows
+    /// none was recognised in (`app_protocol=unknown`).
+    pub app_protocol: Option<Option<AppProtocol>>,
     /// The flow's status is one of these.
     pub statuses: Option<Vec<FlowStatus>>,
     pub follow: bool,
@@ -169,6 +177,7 @@ impl FlowQuery {
                 "ip" => query.ip = Some(parse_ip(value)?),
                 "port" => query.port = Some(parse_port(value)?),
                 "protocol" => query.protocol = Some(parse_protocol(value)?),
+                "app_protocol" => query.app_protocol = Some(parse_app_protocol(value)?),
                 "status" => query.statuses = Some(parse_statuses(value)?),
                 "follow" => query.follow = parse_follow(value)?,
                 "limit" => query.limit = Some(parse_limit(value)?),
@@ -211,6 +220,9 @@ impl FlowQuery {
             .protocol
             .is_none_or(|protocol| flow.protocol_number == protocol.number())
             && self
+                .app_protocol
+                .is_none_or(|wanted| flow.app.app_protocol == wanted)
+            && self
                 .statuses
                 .as_ref()
                 .is_none_or(|statuses| statuses.contains(&flow.status))
@@ -228,6 +240,16 @@ impl FlowQuery {
         }
         selected
     }
+}
+
+fn parse_app_protocol(value: &str) -> Result<Option<AppProtocol>, QueryError> {
+    let lower = value.to_ascii_lowercase();
+    if lower == "unknown" {
+        return Ok(None);
+    }
+    AppProtocol::from_name(&lower)
+        .map(Some)
+        .ok_or_else(|| QueryError::BadAppProtocol(value.to_owned()))
 }
 
 fn parse_ip(value: &str) -> Result<IpAddr, QueryError> {
@@ -303,6 +325,28 @@ mod tests {
 
     fn error(pairs: &[(&str, &str)]) -> String {
         parse(pairs).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn app_protocol_filters_by_the_recognised_protocol_or_its_absence() {
+        assert_eq!(
+            parse(&[("app_protocol", "HTTP")]).unwrap().app_protocol,
+            Some(Some(AppProtocol::Http))
+        );
+        assert_eq!(
+            parse(&[("app_protocol", "unknown")]).unwrap().app_protocol,
+            Some(None)
+        );
+        assert_eq!(
+            error(&[("app_protocol", "ftp")]),
+            "app_protocol: \"ftp\" is not an application protocol (http, http2, grpc, tls, dns, redis, mysql, postgresql, or unknown)"
+        );
+        let mut flow = view(1, "10.0.0.1", 40000, "10.0.0.2", 80);
+        let http = parse(&[("app_protocol", "http")]).unwrap();
+        let unknown = parse(&[("app_protocol", "unknown")]).unwrap();
+        assert!(!http.matches(&flow) && unknown.matches(&flow));
+        flow.app.app_protocol = Some(AppProtocol::Http);
+        assert!(http.matches(&flow) && !unknown.matches(&flow));
     }
 
     #[test]
@@ -512,7 +556,7 @@ mod tests {
     fn an_unknown_parameter_is_rejected_by_name() {
         assert_eq!(
             error(&[("src_ip", "10.0.0.1")]),
-            "src_ip: unknown parameter (known: ip, port, protocol, status, follow, limit, \
+            "src_ip: unknown parameter (known: ip, port, protocol, app_protocol, status, follow, limit, \
              pod, namespace, workload, service, node (either end), and each of those with a \
              src_ or dst_ prefix)"
         );
@@ -522,7 +566,7 @@ mod tests {
     fn a_repeated_unknown_parameter_is_reported_as_unknown() {
         assert_eq!(
             error(&[("peer", "a"), ("peer", "b")]),
-            "peer: unknown parameter (known: ip, port, protocol, status, follow, limit, \
+            "peer: unknown parameter (known: ip, port, protocol, app_protocol, status, follow, limit, \
              pod, namespace, workload, service, node (either end), and each of those with a \
              src_ or dst_ prefix)"
         );

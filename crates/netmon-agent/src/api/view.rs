@@ -9,6 +9,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use serde::Serialize;
 
+use super::app_view::AppView;
 use super::names::FlowNames;
 use crate::enrich::FlowIdentity;
 use crate::flow::{tcp_flags, Direction, FlowRecord, FlowStatus, RttSocket, UnixNanos};
@@ -76,6 +77,9 @@ pub struct FlowView {
     /// Pod, namespace, workload, service and node of each end.
     #[serde(flatten)]
     pub names: FlowNames,
+    /// Application protocol, DNS, resolved name of the responder.
+    #[serde(flatten)]
+    pub app: AppView,
 }
 
 /// Where a translated connection really went (`dst_translated_*`: the
@@ -164,6 +168,7 @@ impl FlowView {
             drops: record.drops,
             drop_reasons: record.drop_reasons.clone(),
             names: FlowNames::of(identity),
+            app: AppView::of(record, None),
         }
     }
 }
@@ -231,6 +236,7 @@ mod tests {
             retransmits: 3,
             drops: 2,
             drop_reasons: [(Arc::from("NETFILTER_DROP"), 2)].into(),
+            app: None,
         }
     }
 
@@ -325,8 +331,57 @@ mod tests {
                 "dst_pod": null, "dst_namespace": null, "dst_workload": null,
                 "dst_workload_kind": null, "dst_service": null, "dst_node": null,
                 "dst_zone": null, "dst_host_network": false, "dst_labels": {},
+                "app_protocol": null, "http_method": null, "http_status": null,
+                "tls_version": null, "tls_sni": null, "server_version": null,
+                "dns": null, "dns_transactions": 0, "dst_dns_name": null,
             })
         );
+    }
+
+    #[test]
+    fn application_fields_and_the_latest_dns_transaction_are_flat_fields() {
+        use crate::flow::{AppInfo, DnsTransaction};
+        use crate::l7::{AppFields, AppProtocol};
+        let mut record = tcp_record();
+        record.app = Some(Box::new(AppInfo {
+            protocol: Some(AppProtocol::Http),
+            fields: AppFields {
+                http_method: Some("GET".into()),
+                http_status: Some(404),
+                ..AppFields::default()
+            },
+            dns: Some(DnsTransaction {
+                name: "svc.netmon.test".into(),
+                qtype: 28,
+                rcode: Some(3),
+                latency_ns: Some(1_500_000),
+            }),
+            dns_transactions: 2,
+        }));
+        let mut view = FlowView::from_record(&record, Direction::Egress, None, &unnamed());
+        view.app.dst_dns_name = Some(Arc::from("svc.netmon.test"));
+        let json = serde_json::to_value(&view).unwrap();
+        assert_eq!(json["app_protocol"], "http");
+        assert_eq!(json["http_method"], "GET");
+        assert_eq!(json["http_status"], 404);
+        assert_eq!(
+            json["dns"],
+            serde_json::json!({"name": "svc.netmon.test", "type": "AAAA",
+                               "rcode": "NXDOMAIN", "latency_seconds": 0.0015})
+        );
+        assert_eq!(json["dns_transactions"], 2);
+        assert_eq!(json["dst_dns_name"], "svc.netmon.test");
+        record.app.as_mut().unwrap().dns.as_mut().unwrap().rcode = None;
+        record.app.as_mut().unwrap().dns.as_mut().unwrap().latency_ns = None;
+        let json = serde_json::to_value(FlowView::from_record(
+            &record,
+            Direction::Egress,
+            None,
+            &unnamed(),
+        ))
+        .unwrap();
+        assert_eq!(json["dns"]["rcode"], "timeout");
+        assert_eq!(json["dns"]["latency_seconds"], serde_json::Value::Null);
     }
 
     #[test]

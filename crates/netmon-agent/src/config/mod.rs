@@ -38,7 +38,9 @@ pub use model::{
     FlowConfig, FlowLabel, KubernetesConfig, KubernetesMode, LogConfig, LogFormat, LogLevel,
     NatConfig, PerformanceConfig, PrometheusConfig,
 };
-pub use model::{DropsConfig, RetransmitsConfig};
+pub use model::{
+    DetectedProtocol, DnsConfig, DropsConfig, ProtocolDetectionConfig, RetransmitsConfig,
+};
 
 /// What the agent does after reading its configuration.
 #[derive(Debug)]

@@ -319,6 +319,114 @@ pub struct FeaturesConfig {
     pub drops: DropsConfig,
     /// TCP retransmissions (`tcp:tcp_retransmit_skb`, `tcp_retransmit_synack`).
     pub retransmits: RetransmitsConfig,
+    /// DNS queries and responses decoded from the packets (TCP and UDP port
+    /// 53), and the names resolved to addresses.
+    pub dns: DnsConfig,
+    /// Application protocol of each flow, from its first payload bytes.
+    pub protocol_detection: ProtocolDetectionConfig,
+}
+
+/// `features.dns.*`: DNS transactions seen on the monitored interfaces.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DnsConfig {
+    /// Copy DNS messages (up to 512 bytes each) from the data path.
+    pub enabled: bool,
+    /// A query with no response for this long is counted with
+    /// `rcode="timeout"`.
+    #[serde(with = "duration_text")]
+    pub query_timeout: Duration,
+    /// Most queries awaiting their response; more are counted in
+    /// `netmon_dns_pending_dropped_total` and not matched.
+    pub max_pending: usize,
+    /// Most addresses remembered with the name that resolved to them
+    /// (`dst_dns_name` on flows); the oldest is forgotten first (counted).
+    pub max_names: usize,
+    /// How long a resolved name stays on its address at least, whatever the
+    /// record's TTL: clients keep using an address well past short TTLs.
+    #[serde(with = "duration_text")]
+    pub name_retention: Duration,
+}
+
+impl Default for DnsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            query_timeout: Duration::from_secs(5),
+            max_pending: 16_384,
+            max_names: 65_536,
+            name_retention: Duration::from_secs(600),
+        }
+    }
+}
+
+/// `features.protocol_detection.*`: classifying flows by their first bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProtocolDetectionConfig {
+    /// Copy the first payloads of each flow direction (up to 4 per flush
+    /// interval, 512 bytes each, until classified).
+    pub enabled: bool,
+    /// Protocols to recognise; others stay unknown.
+    pub protocols: Vec<DetectedProtocol>,
+}
+
+impl Default for ProtocolDetectionConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            protocols: DetectedProtocol::ALL.to_vec(),
+        }
+    }
+}
+
+/// An application protocol `features.protocol_detection` can recognise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DetectedProtocol {
+    /// HTTP/1.0 and 1.1: request method, response status.
+    Http,
+    /// HTTP/2 (the cleartext preface, or frames after it).
+    Http2,
+    /// gRPC: HTTP/2 with an `application/grpc` content type.
+    Grpc,
+    /// TLS: version, and SNI from the ClientHello.
+    Tls,
+    /// DNS on any port.
+    Dns,
+    /// Redis (RESP).
+    Redis,
+    /// MySQL and MariaDB (server greeting, version).
+    Mysql,
+    /// PostgreSQL (startup, SSL request).
+    Postgresql,
+}
+
+impl DetectedProtocol {
+    pub const ALL: [DetectedProtocol; 8] = [
+        DetectedProtocol::Http,
+        DetectedProtocol::Http2,
+        DetectedProtocol::Grpc,
+        DetectedProtocol::Tls,
+        DetectedProtocol::Dns,
+        DetectedProtocol::Redis,
+        DetectedProtocol::Mysql,
+        DetectedProtocol::Postgresql,
+    ];
+
+    /// The configuration spelling, also the API's `app_protocol` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DetectedProtocol::Http => "http",
+            DetectedProtocol::Http2 => "http2",
+            DetectedProtocol::Grpc => "grpc",
+            DetectedProtocol::Tls => "tls",
+            DetectedProtocol::Dns => "dns",
+            DetectedProtocol::Redis => "redis",
+            DetectedProtocol::Mysql => "mysql",
+            DetectedProtocol::Postgresql => "postgresql",
+        }
+    }
 }
 
 /// `features.latency_tracking.*`: latency histograms.

@@ -68,6 +68,8 @@ pub(crate) fn checks(config: &Config) -> Vec<Check> {
     check_features(config, &mut out);
     check_nat(config, &mut out);
     check_port_scan(config, &mut out);
+    check_dns(config, &mut out);
+    check_protocol_detection(config, &mut out);
     check_performance(config, &mut out);
     out
 }
@@ -402,6 +404,39 @@ fn check_port_scan(config: &Config, out: &mut Vec<Check>) {
         out.push(Check::new(
             "features.port_scan.max_sources",
             "must be at least 1",
+        ));
+    }
+}
+
+fn check_dns(config: &Config, out: &mut Vec<Check>) {
+    let dns = &config.features.dns;
+    for (key, value) in [
+        ("query_timeout", dns.query_timeout),
+        ("name_retention", dns.name_retention),
+    ] {
+        if value.is_zero() {
+            out.push(Check::new(
+                format!("features.dns.{key}"),
+                "must be greater than 0",
+            ));
+        }
+    }
+    for (key, value) in [("max_pending", dns.max_pending), ("max_names", dns.max_names)] {
+        if value == 0 {
+            out.push(Check::new(
+                format!("features.dns.{key}"),
+                "must be at least 1",
+            ));
+        }
+    }
+}
+
+fn check_protocol_detection(config: &Config, out: &mut Vec<Check>) {
+    let detection = &config.features.protocol_detection;
+    if detection.enabled && detection.protocols.is_empty() {
+        out.push(Check::new(
+            "features.protocol_detection.protocols",
+            "must name at least one protocol (or set features.protocol_detection.enabled: false)",
         ));
     }
 }

@@ -1,11 +1,13 @@
 //! The flow stage: pure, no IO, time passed in as `now`.
 
+pub mod app;
 pub mod model;
 pub mod nat;
 pub mod record;
 pub mod rtt;
 pub mod table;
 
+pub use app::{AppInfo, AppObservation, AppUpdate, DnsTransaction};
 pub use model::*;
 pub use nat::{NatBinding, NatTable};
 pub use record::*;

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::app::AppInfo;
 use super::model::{Endpoint, FlowStatus, Protocol, UnixNanos};
 use super::nat::NatBinding;
 use super::rtt::RttStats;
@@ -61,6 +62,9 @@ pub struct FlowRecord {
     pub drops: u64,
     /// `drops` by the kernel's reason.
     pub drop_reasons: BTreeMap<Arc<str>, u64>,
+    /// Application protocol and DNS, from payload samples (boxed: most
+    /// records have none, and a record's size is the table's memory).
+    pub app: Option<Box<AppInfo>>,
 }
 
 impl FlowRecord {
@@ -93,6 +97,7 @@ impl FlowRecord {
             retransmits: 0,
             drops: 0,
             drop_reasons: BTreeMap::new(),
+            app: None,
         }
     }
 

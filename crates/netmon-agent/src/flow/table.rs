@@ -946,6 +946,9 @@ fn apply_event(entry: &mut Entry, event: &TcpEvent) -> EventOutcome {
 
 #[path = "table_loss.rs"]
 mod loss;
+
+#[path = "table_app.rs"]
+mod app;
 pub use loss::UnattributedLoss;
 
 #[cfg(test)]

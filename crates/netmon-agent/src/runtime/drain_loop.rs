@@ -57,6 +57,28 @@ pub async fn run(
     }
 }
 
+/// Payload findings wait for their connection's record: one found no
+/// record in this drain is tried once more at the next, then counted.
+fn apply_app(state: &AgentState, table: &mut crate::flow::FlowTable, now: u64) {
+    let observations = state.take_app_observations();
+    if observations.is_empty() {
+        return;
+    }
+    let missed = {
+        let nat = nat::lock(&state.nat);
+        table.apply_app(observations, nat.table(), now)
+    };
+    let (retry, given_up): (Vec<_>, Vec<_>) = missed.into_iter().partition(|o| o.misses == 0);
+    state
+        .metrics
+        .app()
+        .add_unattributed(given_up.len() as u64);
+    state.requeue_app_observations(retry.into_iter().map(|mut o| {
+        o.misses += 1;
+        o
+    }));
+}
+
 fn drain_once(
     state: &AgentState,
     interval: Duration,
@@ -124,6 +146,7 @@ fn drain_once(
         // After the deltas, so a connection first counted in this interval
         // already has its record.
         table.apply_rtt(&rtt_readings, now);
+        apply_app(state, &mut table, now);
         table.expire(now);
         let changes = table.take_changes();
         let mut active: HashMap<(Protocol, Direction), u64> = HashMap::new();

@@ -7,6 +7,7 @@ mod interfaces;
 mod k8s_status;
 mod loss;
 mod nat;
+mod payload_loop;
 mod port_scans;
 mod state;
 
@@ -76,13 +77,16 @@ pub async fn run(config: Config) -> Result<(), RuntimeError> {
         return Err(RuntimeError::NoBtf);
     }
     let tracepoint_available = features.inet_sock_set_state;
+    let inspect = payload_loop::InspectSettings::from_config(&config);
     let mut ebpf = NetmonEbpf::load(
         &LoadOptions {
             flow_map_entries: config.flow.kernel_map_entries,
             sampling_rate: config.capture.sampling_rate,
+            payload_flags: inspect.payload_flags(),
         },
         features,
     )?;
+    let payloads = ebpf.take_payloads();
     let mut events = None;
     if tracepoint_available {
         match ebpf.attach_tcp_lifecycle() {
@@ -152,6 +156,9 @@ pub async fn run(config: Config) -> Result<(), RuntimeError> {
             config.performance.buffer_size,
         ));
     }
+    if let Some(names) = inspect.resolved_names() {
+        state = state.with_resolved_names(names);
+    }
     let state = Arc::new(state);
     if let Some(enrichment) = kubernetes {
         tasks.extend(enrichment.tasks);
@@ -187,6 +194,20 @@ pub async fn run(config: Config) -> Result<(), RuntimeError> {
             ))),
             Err(e) => warn!(error = %e, "TCP lifecycle tracking is off: ring buffer not pollable"),
         }
+    }
+    match payloads {
+        Some(ring) if inspect.payload_flags() != 0 => match netmon_ebpf::PayloadReader::new(ring) {
+            Ok(reader) => tasks.push(tokio::spawn(payload_loop::run(
+                state.clone(),
+                reader,
+                inspect,
+                shutdown_rx.clone(),
+            ))),
+            Err(e) => {
+                warn!(error = %e, "DNS and protocol detection are off: payload ring buffer not pollable")
+            }
+        },
+        _ => info!("DNS and protocol detection are off (features.dns, features.protocol_detection)"),
     }
     tasks.push(tokio::spawn(drain_loop::run(
         state.clone(),

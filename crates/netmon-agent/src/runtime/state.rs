@@ -11,6 +11,13 @@ use netmon_ebpf::NetmonEbpf;
 use tokio::sync::broadcast;
 
 use super::nat::NatFeed;
+use crate::flow::AppObservation;
+use crate::inspect::ResolvedNames;
+use crate::source::kernel::monotonic_ns;
+
+/// Payload findings held between two drains at most: a drain's worth of
+/// new connections on a busy node.
+const DEFAULT_MAX_APP_OBSERVATIONS: usize = 65_536;
 use super::port_scans::PortScans;
 use crate::{
     api::{FlowEvent, FlowEventKind, FlowSource, FlowView, SecurityEventView},
@@ -41,6 +48,12 @@ pub struct AgentState {
     pub attach_failures: Mutex<HashSet<(u32, String)>>,
     /// Port-scan detection, when `features.port_scan.enabled`.
     pub port_scans: Option<PortScans>,
+    /// Addresses DNS answers named (`dst_dns_name`); empty with DNS off.
+    pub resolved_names: RwLock<ResolvedNames>,
+    /// Payload findings on their way to the flow table (applied at each
+    /// drain), at most `max_app_observations`.
+    app_observations: Mutex<Vec<AppObservation>>,
+    max_app_observations: usize,
 }
 
 impl AgentState {
@@ -65,7 +78,50 @@ impl AgentState {
             events,
             attach_failures: Mutex::new(HashSet::new()),
             port_scans: None,
+            resolved_names: RwLock::new(ResolvedNames::new(1, std::time::Duration::from_secs(1))),
+            app_observations: Mutex::new(Vec::new()),
+            max_app_observations: DEFAULT_MAX_APP_OBSERVATIONS,
         }
+    }
+
+    /// Keeps names of addresses from DNS answers within these bounds.
+    pub fn with_resolved_names(self, names: ResolvedNames) -> Self {
+        *self.resolved_names.write().expect("names lock") = names;
+        self
+    }
+
+    /// Queues payload findings for the next drain; what does not fit is
+    /// counted and dropped.
+    pub fn push_app_observations(&self, observations: Vec<AppObservation>) {
+        if observations.is_empty() {
+            return;
+        }
+        let mut queue = self.app_observations.lock().expect("observations lock");
+        let room = self.max_app_observations.saturating_sub(queue.len());
+        let dropped = observations.len().saturating_sub(room);
+        queue.extend(observations.into_iter().take(room));
+        drop(queue);
+        if dropped > 0 {
+            self.metrics.app().add_dropped(dropped as u64);
+        }
+    }
+
+    /// Puts back, ahead of newer ones, findings that found no record yet.
+    pub(crate) fn requeue_app_observations(&self, retry: impl Iterator<Item = AppObservation>) {
+        let mut queue = self.app_observations.lock().expect("observations lock");
+        let newer = std::mem::take(&mut *queue);
+        queue.extend(retry);
+        queue.extend(newer);
+        let excess = queue.len().saturating_sub(self.max_app_observations);
+        if excess > 0 {
+            queue.truncate(self.max_app_observations);
+            drop(queue);
+            self.metrics.app().add_dropped(excess as u64);
+        }
+    }
+
+    pub(crate) fn take_app_observations(&self) -> Vec<AppObservation> {
+        std::mem::take(&mut *self.app_observations.lock().expect("observations lock"))
     }
 
     /// Looks for scans in the connections the table opens.
@@ -116,6 +172,8 @@ impl AgentState {
             return;
         }
         let names = self.interface_names.read().expect("names lock");
+        let resolved = self.resolved_names.read().expect("names lock");
+        let mono_now = monotonic_ns();
         for change in changes {
             let event = match change.kind {
                 FlowChangeKind::Opened => FlowEventKind::Opened,
@@ -124,10 +182,9 @@ impl AgentState {
                 FlowChangeKind::Evicted => FlowEventKind::Evicted,
             };
             let flow_context = context(&change.record, &local, &mut resolver);
-            let _ = self.events.send(Arc::new(FlowEvent {
-                event,
-                flow: view(&change.record, flow_context, &names, self.sampling_rate),
-            }));
+            let mut flow = view(&change.record, flow_context, &names, self.sampling_rate);
+            flow.app.dst_dns_name = resolved.lookup(&change.record.key.responder.ip, mono_now);
+            let _ = self.events.send(Arc::new(FlowEvent { event, flow }));
         }
     }
 
@@ -180,11 +237,15 @@ impl FlowSource for AgentState {
         let local = self.local_addresses();
         let mut resolver = self.enricher.resolver();
         let names = self.interface_names.read().expect("names lock");
+        let resolved = self.resolved_names.read().expect("names lock");
+        let mono_now = monotonic_ns();
         table
             .records()
             .map(|r| {
                 let flow_context = context(r, &local, &mut resolver);
-                view(r, flow_context, &names, self.sampling_rate)
+                let mut flow = view(r, flow_context, &names, self.sampling_rate);
+                flow.app.dst_dns_name = resolved.lookup(&r.key.responder.ip, mono_now);
+                flow
             })
             .collect()
     }

@@ -5,4 +5,5 @@ pub mod drop_reasons;
 pub mod kernel;
 pub mod links;
 pub mod loss;
+pub mod payload;
 pub mod rtt;

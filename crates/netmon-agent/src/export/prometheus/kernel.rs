@@ -14,7 +14,7 @@ use super::register::{int_counter, int_counter_vec, lock};
 pub use netmon_ebpf::KernelStats as KernelCounters;
 
 /// How many of the kernel's global counters are exported.
-const COUNTERS: usize = 9;
+const COUNTERS: usize = 11;
 
 fn values(reading: &KernelCounters) -> [u64; COUNTERS] {
     [
@@ -27,6 +27,8 @@ fn values(reading: &KernelCounters) -> [u64; COUNTERS] {
         reading.conn_map_full,
         reading.forwarded_skipped,
         reading.icmp_map_full,
+        reading.payload_samples_sent,
+        reading.payload_samples_dropped,
     ]
 }
 
@@ -67,6 +69,14 @@ const KERNEL_COUNTERS: [(&str, &str); COUNTERS] = [
     (
         "netmon_kernel_icmp_map_full_total",
         "ICMP packets not counted by type and code because the kernel ICMP map was full.",
+    ),
+    (
+        "netmon_kernel_payload_samples_total",
+        "Payload samples (DNS messages, first payloads of flows) the kernel sent to the agent.",
+    ),
+    (
+        "netmon_kernel_payload_samples_dropped_total",
+        "Payload samples lost because their ring buffer was full.",
     ),
 ];
 

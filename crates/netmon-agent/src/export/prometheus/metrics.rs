@@ -25,6 +25,7 @@ use super::register::{
     to_i64,
 };
 use super::rtt::RttMetrics;
+use super::app::AppMetrics;
 use super::security::SecurityMetrics;
 use crate::flow::{
     Direction, FlowChange, FlowChangeKind, FlowRecord, Protocol, TcpEventKind, UnixNanos,
@@ -131,6 +132,7 @@ pub struct AgentMetrics {
     security: SecurityMetrics,
     rtt: RttMetrics,
     loss: LossMetrics,
+    app: AppMetrics,
 }
 
 fn validate(options: &MetricsOptions) -> Result<(), MetricsError> {
@@ -335,6 +337,7 @@ impl AgentMetrics {
             // (features.latency_tracking.histogram_buckets).
             rtt: RttMetrics::register(&r, options.connect_latency_buckets.clone())?,
             loss: LossMetrics::register(&r)?,
+            app: AppMetrics::register(&r)?,
             registry: r,
         })
     }
@@ -598,6 +601,11 @@ impl AgentMetrics {
     /// Retransmission and drop metrics.
     pub fn loss(&self) -> &LossMetrics {
         &self.loss
+    }
+
+    /// DNS and application-protocol metrics.
+    pub fn app(&self) -> &AppMetrics {
+        &self.app
     }
 
     /// Updates the kube-netc gauges; call once per flush interval with that

@@ -1,5 +1,6 @@
 //! Prometheus exporter: the agent's metrics and the `/metrics` listener.
 
+mod app;
 mod flow_series;
 mod k8s;
 mod kernel;
@@ -17,6 +18,7 @@ mod server;
 #[cfg(test)]
 mod tests;
 
+pub use app::{AppMetrics, AppReading, DNS_LATENCY_BUCKETS};
 pub use k8s::K8sReading;
 pub use kernel::{AttachMode, Hook, KernelCounters};
 pub use loss::{LossMetrics, LossStats};

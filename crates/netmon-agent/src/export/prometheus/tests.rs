@@ -58,6 +58,7 @@ fn record(
         retransmits: 0,
         drops: 0,
         drop_reasons: Default::default(),
+        app: None,
     }
 }
 
@@ -662,6 +663,15 @@ fn populated_metrics() -> AgentMetrics {
         code: 0,
         packets: 2,
     }]);
+    metrics.app().record_dns(&crate::flow::DnsTransaction {
+        name: "svc.test".into(),
+        qtype: 1,
+        rcode: Some(0),
+        latency_ns: Some(400_000),
+    });
+    metrics
+        .app()
+        .record_classified(crate::l7::AppProtocol::Http);
     metrics.set_nat(&super::NatReading {
         up: true,
         translations: 2,

@@ -1,0 +1,123 @@
+use std::net::{IpAddr, Ipv4Addr};
+
+use super::*;
+
+const REQUEST: &[u8] = b"GET /index.html HTTP/1.1\r\nHost: svc\r\nUser-Agent: curl/7.88.1\r\n\r\n";
+const RESPONSE: &[u8] = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+const SSH_BANNER: &[u8] = b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n";
+
+fn end(last: u8, port: u16) -> Endpoint {
+    Endpoint {
+        ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, last)),
+        port,
+    }
+}
+
+fn client_to_server() -> DirectionalKey {
+    DirectionalKey {
+        src: end(9, 45000),
+        dst: end(2, 8080),
+        protocol: Protocol::Tcp,
+    }
+}
+
+fn classifier() -> AppClassifier {
+    AppClassifier::new(ProtocolSet::all(), 100)
+}
+
+fn protocol_of(verdict: &Verdict) -> Option<AppProtocol> {
+    match &verdict.observation.as_ref()?.update {
+        AppUpdate::Protocol { protocol, .. } => Some(*protocol),
+        AppUpdate::Dns(_) => None,
+    }
+}
+
+#[test]
+fn an_http_request_and_its_response_are_one_http_connection_counted_once() {
+    let mut c = classifier();
+    let request = c.observe(client_to_server(), REQUEST, 1);
+    assert_eq!(protocol_of(&request), Some(AppProtocol::Http));
+    assert!(request.done, "the request line says all a request will");
+    assert_eq!(request.classified, Some(AppProtocol::Http));
+    let response = c.observe(client_to_server().reversed(), RESPONSE, 2);
+    assert!(response.done);
+    assert_eq!(response.classified, None, "counted once, from the request");
+    let Some(AppObservation {
+        update: AppUpdate::Protocol { fields, .. },
+        ..
+    }) = response.observation
+    else {
+        panic!("the status is news: {response:?}");
+    };
+    assert_eq!(fields.http_method.as_deref(), Some("GET"));
+    assert_eq!(fields.http_status, Some(404));
+}
+
+#[test]
+fn a_sample_after_its_direction_is_done_is_only_acknowledged() {
+    let mut c = classifier();
+    c.observe(client_to_server(), REQUEST, 1);
+    let again = c.observe(client_to_server(), REQUEST, 2);
+    assert_eq!(
+        again,
+        Verdict {
+            observation: None,
+            done: true,
+            classified: None
+        }
+    );
+}
+
+#[test]
+fn an_unknown_protocol_stays_unknown_and_is_given_up_after_the_budget() {
+    let mut c = classifier();
+    for n in 1..GIVE_UP_AFTER {
+        let verdict = c.observe(client_to_server(), SSH_BANNER, u64::from(n));
+        assert_eq!(verdict, Verdict::default(), "sample {n}");
+    }
+    let last = c.observe(client_to_server(), SSH_BANNER, 99);
+    assert!(last.done && last.observation.is_none() && last.classified.is_none());
+}
+
+#[test]
+fn a_response_seen_alone_names_the_connection_without_counting_it() {
+    // Behind DNAT the backend's side of a connection is sampled under other
+    // addresses than the client's request: the request's side counts it.
+    let mut c = classifier();
+    let response = c.observe(client_to_server().reversed(), RESPONSE, 1);
+    assert_eq!(protocol_of(&response), Some(AppProtocol::Http));
+    assert!(response.done);
+    assert_eq!(response.classified, None);
+}
+
+#[test]
+fn a_disabled_protocol_is_not_reported() {
+    let mut c = AppClassifier::new([AppProtocol::Tls].into_iter().collect(), 100);
+    let verdict = c.observe(client_to_server(), REQUEST, 1);
+    assert_eq!(verdict.observation, None);
+    assert_eq!(verdict.classified, None);
+}
+
+#[test]
+fn a_full_classifier_still_classifies_and_counts_the_untracked_sample() {
+    let mut c = AppClassifier::new(ProtocolSet::all(), 1);
+    c.observe(client_to_server(), SSH_BANNER, 1);
+    let other = DirectionalKey {
+        src: end(5, 41000),
+        ..client_to_server()
+    };
+    let verdict = c.observe(other, REQUEST, 2);
+    assert_eq!(protocol_of(&verdict), Some(AppProtocol::Http));
+    assert_eq!(c.stats().untracked_samples, 1);
+    assert_eq!(c.stats().connections, 1);
+}
+
+#[test]
+fn quiet_connections_are_forgotten() {
+    let mut c = classifier();
+    c.observe(client_to_server(), SSH_BANNER, 10);
+    c.forget_before(5);
+    assert_eq!(c.stats().connections, 1);
+    c.forget_before(11);
+    assert_eq!(c.stats().connections, 0);
+}
