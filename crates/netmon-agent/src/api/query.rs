@@ -17,8 +17,7 @@ use crate::l7::AppProtocol;
 const PARAMETERS: &str = "ip, port, protocol, app_protocol, status, follow, limit, \
      pod, namespace, workload, service, node (either end), and each of those with a src_ or dst_ prefix";
 const PROTOCOLS: &str = "tcp, udp, icmp, icmpv6, sctp, or a number 0-255";
-const APP_PROTOCOLS: &str =
-    "http, http2, grpc, tls, dns, redis, mysql, postgresql, or unknown";
+const APP_PROTOCOLS: &str = "http, http2, grpc, tls, dns, redis, mysql, postgresql, or unknown";
 const STATUSES: &str = "active, closed, reset, refused, timeout";
 const ALL_STATUSES: [FlowStatus; 5] = [
     FlowStatus::Active,

@@ -54,6 +54,7 @@ pub(crate) fn view(id: u64, src: &str, src_port: u16, dst: &str, dst_port: u16) 
         drops: 0,
         drop_reasons: Default::default(),
         names: Default::default(),
+        app: Default::default(),
     }
 }
 

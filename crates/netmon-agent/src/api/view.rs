@@ -372,7 +372,14 @@ mod tests {
         assert_eq!(json["dns_transactions"], 2);
         assert_eq!(json["dst_dns_name"], "svc.netmon.test");
         record.app.as_mut().unwrap().dns.as_mut().unwrap().rcode = None;
-        record.app.as_mut().unwrap().dns.as_mut().unwrap().latency_ns = None;
+        record
+            .app
+            .as_mut()
+            .unwrap()
+            .dns
+            .as_mut()
+            .unwrap()
+            .latency_ns = None;
         let json = serde_json::to_value(FlowView::from_record(
             &record,
             Direction::Egress,

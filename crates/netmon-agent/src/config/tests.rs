@@ -823,3 +823,61 @@ fn port_scan_settings_come_from_the_environment_too() {
     assert_eq!(port_scan.distinct_ports, 20);
     assert_eq!(port_scan.window, Duration::from_secs(30));
 }
+
+#[test]
+fn dns_and_protocol_detection_are_on_by_default_for_every_protocol() {
+    let features = Config::default().features;
+    assert!(features.dns.enabled && features.protocol_detection.enabled);
+    assert_eq!(features.dns.query_timeout, Duration::from_secs(5));
+    assert_eq!(features.dns.name_retention, Duration::from_secs(600));
+    assert_eq!(
+        features.protocol_detection.protocols,
+        DetectedProtocol::ALL.to_vec()
+    );
+}
+
+#[test]
+fn every_bad_dns_or_protocol_detection_setting_is_reported_on_its_own_line() {
+    let yaml = "features:\n  dns:\n    query_timeout: 0s\n    max_pending: 0\n    \
+                max_names: 0\n    name_retention: 0s\n  protocol_detection:\n    protocols: []\n";
+    assert_eq!(
+        problems_in(yaml),
+        [
+            "features.dns.query_timeout: must be greater than 0",
+            "features.dns.name_retention: must be greater than 0",
+            "features.dns.max_pending: must be at least 1",
+            "features.dns.max_names: must be at least 1",
+            "features.protocol_detection.protocols: must name at least one protocol (or set features.protocol_detection.enabled: false)",
+        ]
+    );
+    // Switched off, an empty list is no contradiction.
+    assert_eq!(
+        problems_in("features:\n  protocol_detection:\n    enabled: false\n    protocols: []\n"),
+        Vec::<String>::new()
+    );
+    let problems = problems_in("features:\n  protocol_detection:\n    protocols: [http, ftp]\n");
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].starts_with("features.protocol_detection.protocols")
+            && problems[0].contains("ftp"),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn the_protocol_list_comes_from_the_environment_too() {
+    let config = load_from(
+        "",
+        &[],
+        &[
+            ("NETMON_FEATURES_PROTOCOL_DETECTION_PROTOCOLS", "tls,http"),
+            ("NETMON_FEATURES_DNS_ENABLED", "false"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        config.features.protocol_detection.protocols,
+        [DetectedProtocol::Tls, DetectedProtocol::Http]
+    );
+    assert!(!config.features.dns.enabled);
+}

@@ -421,7 +421,10 @@ fn check_dns(config: &Config, out: &mut Vec<Check>) {
             ));
         }
     }
-    for (key, value) in [("max_pending", dns.max_pending), ("max_names", dns.max_names)] {
+    for (key, value) in [
+        ("max_pending", dns.max_pending),
+        ("max_names", dns.max_names),
+    ] {
         if value == 0 {
             out.push(Check::new(
                 format!("features.dns.{key}"),

@@ -132,7 +132,11 @@ fn a_finding_that_changes_nothing_reports_no_change_and_grpc_is_not_downgraded()
         protocol: AppProtocol::Http2,
         fields: AppFields::default(),
     };
-    table.apply_app(vec![observation(k, grpc.clone())], &NatTable::new(16), 2_000);
+    table.apply_app(
+        vec![observation(k, grpc.clone())],
+        &NatTable::new(16),
+        2_000,
+    );
     table.take_changes();
     table.apply_app(
         vec![observation(k, grpc), observation(k, http2)],

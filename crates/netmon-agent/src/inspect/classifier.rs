@@ -146,14 +146,20 @@ impl AppClassifier {
         let found = classify(payload, Side::Initiator, known, self.enabled)
             .map(|c| (c, Side::Initiator))
             .or_else(|| {
-                classify(payload, Side::Responder, known, self.enabled).map(|c| (c, Side::Responder))
+                classify(payload, Side::Responder, known, self.enabled)
+                    .map(|c| (c, Side::Responder))
             });
         let mut verdict = Verdict::default();
         if let Some((classification, side)) = found {
             if side == Side::Initiator && connection.initiator.is_none() {
                 connection.initiator = Some(direction);
             }
-            let changed = merge(connection, classification.protocol, &classification.fields, side);
+            let changed = merge(
+                connection,
+                classification.protocol,
+                &classification.fields,
+                side,
+            );
             if changed {
                 verdict.observation = Some(AppObservation {
                     key,
@@ -193,7 +199,12 @@ impl AppClassifier {
 
 /// Merges what a sample classified; returns whether the connection's
 /// protocol or fields changed.
-fn merge(connection: &mut Connection, protocol: AppProtocol, fields: &AppFields, side: Side) -> bool {
+fn merge(
+    connection: &mut Connection,
+    protocol: AppProtocol,
+    fields: &AppFields,
+    side: Side,
+) -> bool {
     let before = (connection.protocol, connection.fields.clone());
     connection.protocol = Some(match connection.protocol {
         Some(AppProtocol::Grpc) if protocol == AppProtocol::Http2 => AppProtocol::Grpc,

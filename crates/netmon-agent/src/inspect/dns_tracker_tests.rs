@@ -100,7 +100,11 @@ fn a_response_from_another_address_than_the_query_went_to_still_matches() {
     let mut t = tracker();
     t.observe(key(client(), end(96, 53)), &query(9, "x.test", 28), 0);
     let done = t
-        .observe(key(end(20, 53), client()), &response(9, "x.test", 28, 3, vec![]), 2 * MS)
+        .observe(
+            key(end(20, 53), client()),
+            &response(9, "x.test", 28, 3, vec![]),
+            2 * MS,
+        )
         .unwrap();
     assert_eq!(done.key, key(client(), end(96, 53)));
     assert_eq!(done.transaction.rcode, Some(3));
@@ -122,7 +126,11 @@ fn addresses_reached_through_a_cname_belong_to_the_queried_name_and_others_do_no
         a("unrelated.test", 8, 20),
     ];
     let done = t
-        .observe(key(server, client()), &response(1, "www.test", 1, 0, answers), MS)
+        .observe(
+            key(server, client()),
+            &response(1, "www.test", 1, 0, answers),
+            MS,
+        )
         .unwrap();
     assert_eq!(done.addresses, vec![("10.9.0.7".parse().unwrap(), 20)]);
 }
@@ -132,7 +140,11 @@ fn a_response_whose_query_was_not_seen_counts_without_latency() {
     let mut t = tracker();
     let server = end(53, 53);
     let done = t
-        .observe(key(server, client()), &response(3, "late.test", 1, 0, vec![]), MS)
+        .observe(
+            key(server, client()),
+            &response(3, "late.test", 1, 0, vec![]),
+            MS,
+        )
         .unwrap();
     assert_eq!(done.key, key(client(), server));
     assert_eq!(done.transaction.latency_ns, None);
@@ -157,7 +169,11 @@ fn a_query_answered_in_time_never_times_out() {
     let mut t = tracker();
     let server = end(53, 53);
     t.observe(key(client(), server), &query(5, "ok.test", 1), 0);
-    t.observe(key(server, client()), &response(5, "ok.test", 1, 0, vec![]), MS);
+    t.observe(
+        key(server, client()),
+        &response(5, "ok.test", 1, 0, vec![]),
+        MS,
+    );
     // The same id reused later is a new query with its own deadline.
     t.observe(key(client(), server), &query(5, "ok.test", 1), 3_000 * MS);
     assert!(t.expire(5_000 * MS).is_empty());

@@ -101,9 +101,15 @@ mod tests {
         let mut names = ResolvedNames::new(10, Duration::from_secs(60));
         names.insert(ip(1), "short.test", 5, 100 * SEC);
         names.insert(ip(2), "long.test", 3600, 100 * SEC);
-        assert_eq!(names.lookup(&ip(1), 159 * SEC).as_deref(), Some("short.test"));
+        assert_eq!(
+            names.lookup(&ip(1), 159 * SEC).as_deref(),
+            Some("short.test")
+        );
         assert_eq!(names.lookup(&ip(1), 160 * SEC), None);
-        assert_eq!(names.lookup(&ip(2), 3699 * SEC).as_deref(), Some("long.test"));
+        assert_eq!(
+            names.lookup(&ip(2), 3699 * SEC).as_deref(),
+            Some("long.test")
+        );
         names.expire(160 * SEC);
         assert_eq!(names.len(), 1);
     }
@@ -117,7 +123,10 @@ mod tests {
         assert_eq!(names.len(), 1);
         // The first answer's expiry no longer removes the second.
         names.expire(61 * SEC + 1);
-        assert_eq!(names.lookup(&ip(1), 61 * SEC + 1).as_deref(), Some("b.test"));
+        assert_eq!(
+            names.lookup(&ip(1), 61 * SEC + 1).as_deref(),
+            Some("b.test")
+        );
     }
 
     #[test]

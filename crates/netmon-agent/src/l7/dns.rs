@@ -292,9 +292,9 @@ fn read_record(message: &[u8], pos: usize) -> Result<(Option<DnsAnswer>, usize),
     let bad = Stop::Invalid(DnsError::BadRdata { rtype, length });
     let data = match rtype {
         TYPE_A => DnsRecordData::A(Ipv4Addr::from(<[u8; 4]>::try_from(rdata).map_err(|_| bad)?)),
-        TYPE_AAAA => {
-            DnsRecordData::Aaaa(Ipv6Addr::from(<[u8; 16]>::try_from(rdata).map_err(|_| bad)?))
-        }
+        TYPE_AAAA => DnsRecordData::Aaaa(Ipv6Addr::from(
+            <[u8; 16]>::try_from(rdata).map_err(|_| bad)?,
+        )),
         TYPE_CNAME => {
             let (target, after) = read_name(message, start)?;
             if after != end {

@@ -236,7 +236,11 @@ fn integer(block: &[u8], pos: &mut usize, prefix_bits: u32) -> Result<usize, Hpa
 
 /// Reads a string literal at `*pos` (§5.2): raw strings are borrowed from
 /// the block, Huffman-coded ones are decoded into `buf`.
-fn string<'b>(block: &'b [u8], pos: &mut usize, buf: &'b mut Vec<u8>) -> Result<&'b [u8], HpackError> {
+fn string<'b>(
+    block: &'b [u8],
+    pos: &mut usize,
+    buf: &'b mut Vec<u8>,
+) -> Result<&'b [u8], HpackError> {
     let huffman = block.get(*pos).ok_or(HpackError::Truncated)? & 0x80 != 0;
     let len = integer(block, pos, 7)?;
     let end = pos.checked_add(len).ok_or(HpackError::Truncated)?;

@@ -69,7 +69,11 @@ pub fn standard_method(token: &[u8]) -> Option<&'static str> {
 
 /// Parses the request line at the start of `bytes`.
 pub fn parse_request_line(bytes: &[u8]) -> Result<RequestLine, Http1Error> {
-    let Some(space) = bytes.iter().take(MAX_METHOD_LEN + 1).position(|&b| b == b' ') else {
+    let Some(space) = bytes
+        .iter()
+        .take(MAX_METHOD_LEN + 1)
+        .position(|&b| b == b' ')
+    else {
         let is_prefix = bytes.len() <= MAX_METHOD_LEN
             && METHODS.iter().any(|m| m.as_bytes().starts_with(bytes));
         return Err(if is_prefix {
@@ -119,7 +123,9 @@ pub fn parse_request_line(bytes: &[u8]) -> Result<RequestLine, Http1Error> {
             method,
             complete: true,
         }),
-        _ => Err(Http1Error::Malformed { part: "line ending" }),
+        _ => Err(Http1Error::Malformed {
+            part: "line ending",
+        }),
     }
 }
 

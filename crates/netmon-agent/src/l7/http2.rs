@@ -23,6 +23,9 @@ pub const FRAME_HEADER_LEN: usize = 9;
 /// Most frames read from one payload (each is at least 9 bytes, so a
 /// 512-byte capture holds at most 56).
 pub const MAX_FRAMES: usize = 64;
+/// SETTINGS_MAX_FRAME_SIZE's initial value: the longest frame a peer may
+/// send before it learns otherwise.
+const DEFAULT_MAX_FRAME_SIZE: usize = 1 << 14;
 /// Longest content type kept.
 const MAX_CONTENT_TYPE_LEN: usize = 128;
 
@@ -91,7 +94,8 @@ impl FrameHeader {
 
     /// Whether RFC 9113 §6 allows this header: stream 0 exactly for
     /// connection frames, the fixed lengths, and no undefined flag (senders
-    /// must leave them unset). Extension types are allowed as they are.
+    /// must leave them unset). Extension types are allowed when no longer
+    /// than the initial maximum frame size.
     pub fn is_valid(&self) -> bool {
         let stream = self.stream_id != 0;
         let flags_within = |defined: u8| self.flags & !defined == 0;
@@ -111,7 +115,7 @@ impl FrameHeader {
                     && if self.flags & FLAG_ACK != 0 {
                         self.length == 0
                     } else {
-                        self.length % 6 == 0
+                        self.length.is_multiple_of(6)
                     }
             }
             PUSH_PROMISE => stream && flags_within(FLAG_END_HEADERS | FLAG_PADDED),
@@ -119,8 +123,13 @@ impl FrameHeader {
             GOAWAY => !stream && self.length >= 8 && self.flags == 0,
             WINDOW_UPDATE => self.length == 4 && self.flags == 0,
             CONTINUATION => stream && flags_within(FLAG_END_HEADERS),
-            _ => true,
+            _ => self.length <= DEFAULT_MAX_FRAME_SIZE,
         }
+    }
+
+    /// Whether the type is one RFC 9113 defines (not an extension).
+    pub fn is_core_type(&self) -> bool {
+        self.kind <= CONTINUATION
     }
 }
 
@@ -144,7 +153,9 @@ pub struct Http2Summary {
 impl Http2Summary {
     /// Whether a content type says gRPC (`application/grpc`, `+proto`, ...).
     pub fn is_grpc(&self) -> bool {
-        self.content_type.as_deref().is_some_and(is_grpc_content_type)
+        self.content_type
+            .as_deref()
+            .is_some_and(is_grpc_content_type)
     }
 }
 
@@ -279,7 +290,9 @@ fn decode_fields(
             return;
         };
         match name {
-            b":method" if summary.method.is_none() => summary.method = http1::standard_method(value),
+            b":method" if summary.method.is_none() => {
+                summary.method = http1::standard_method(value)
+            }
             b":status" => {
                 let informational = summary.status.is_some_and(|s| s < 200);
                 if summary.status.is_none() || informational {

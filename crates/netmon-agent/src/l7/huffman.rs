@@ -163,7 +163,8 @@ pub fn decode(input: &[u8], out: &mut Vec<u8>, limit: usize) -> Result<(), Huffm
             let count = u32::from(TABLE.count[len]);
             let first = TABLE.first[len];
             if count != 0 && code >= first && code - first < count {
-                let symbol = TABLE.by_code[usize::from(TABLE.offset[len]) + (code - first) as usize];
+                let symbol =
+                    TABLE.by_code[usize::from(TABLE.offset[len]) + (code - first) as usize];
                 if symbol == EOS {
                     return Err(HuffmanError::EosInString);
                 }

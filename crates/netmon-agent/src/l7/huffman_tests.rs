@@ -1,14 +1,7 @@
 use proptest::prelude::*;
 
 use super::*;
-
-fn hex(s: &str) -> Vec<u8> {
-    let digits: Vec<u8> = s.bytes().filter(u8::is_ascii_hexdigit).collect();
-    digits
-        .chunks(2)
-        .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).unwrap(), 16).unwrap())
-        .collect()
-}
+use crate::l7::test_samples::hex;
 
 fn decoded(input: &[u8]) -> Result<Vec<u8>, HuffmanError> {
     let mut out = Vec::new();

@@ -33,9 +33,7 @@ mod test_samples;
 pub use tls::TlsVersion;
 
 /// Application protocols netmon recognises.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AppProtocol {
     /// HTTP/1.0 and HTTP/1.1.
@@ -178,7 +176,9 @@ impl ProtocolSet {
 
     /// The protocols in the set, in [`AppProtocol::ALL`] order.
     pub fn iter(self) -> impl Iterator<Item = AppProtocol> {
-        AppProtocol::ALL.into_iter().filter(move |&p| self.contains(p))
+        AppProtocol::ALL
+            .into_iter()
+            .filter(move |&p| self.contains(p))
     }
 
     /// Whether gRPC can be reported. It needs HTTP/2 as well: gRPC is found
@@ -214,7 +214,8 @@ impl FromIterator<AppProtocol> for ProtocolSet {
 ///   authentication message, the MySQL greeting, a Redis command, a DNS
 ///   query or response (UDP, or TCP with its length prefix).
 /// * With `known`, the result is that protocol or None, except that
-///   HTTP/2 becomes gRPC when a HEADERS frame's content type says so.
+///   HTTP/2 becomes gRPC when a HEADERS frame's content type says so, and
+///   HTTP becomes HTTP/2 on the client's preface (an `Upgrade: h2c`).
 ///   HTTP/2 payloads without the preface are read as frames, adding
 ///   `:method` and `:status`; the server's SETTINGS-first payload is
 ///   recognised this way only. Redis replies, PostgreSQL's `S`/`N` answer
@@ -241,9 +242,9 @@ pub fn classify(
 fn effective(protocol: AppProtocol, enabled: ProtocolSet) -> Option<AppProtocol> {
     match protocol {
         AppProtocol::Grpc if enabled.reports_grpc() => Some(AppProtocol::Grpc),
-        AppProtocol::Grpc | AppProtocol::Http2 => {
-            enabled.contains(AppProtocol::Http2).then_some(AppProtocol::Http2)
-        }
+        AppProtocol::Grpc | AppProtocol::Http2 => enabled
+            .contains(AppProtocol::Http2)
+            .then_some(AppProtocol::Http2),
         other => enabled.contains(other).then_some(other),
     }
 }
@@ -317,13 +318,22 @@ fn continue_known(
             .flatten()?;
         found(known, fields)
     };
-    let confirmed = |yes: bool| yes.then(|| Classification {
-        protocol: known,
-        fields: AppFields::default(),
-    });
+    let confirmed = |yes: bool| {
+        yes.then(|| Classification {
+            protocol: known,
+            fields: AppFields::default(),
+        })
+    };
     match (known, side) {
         (AppProtocol::Http, Side::Initiator) => match http1::parse_request_line(payload) {
             Ok(line) => found(known, method_fields(line.method)),
+            // `Upgrade: h2c` accepted: the client continues in HTTP/2.
+            Err(_)
+                if enabled.contains(AppProtocol::Http2) && http2::starts_with_preface(payload) =>
+            {
+                let frames = payload.get(http2::PREFACE.len()..).unwrap_or_default();
+                http2_classification(frames, AppProtocol::Http2, enabled, true)
+            }
             Err(_) => tls_upgrade(),
         },
         (AppProtocol::Http, Side::Responder) => match http1::parse_status_line(payload) {
@@ -377,7 +387,9 @@ fn continue_known(
 
 /// HTTP/2 (or gRPC, when the frames say so and `enabled` allows) from
 /// `frames`; `protocol` is what the flow is known as so far. The preface
-/// alone is enough; a payload without it must start with a valid frame.
+/// alone is enough; a payload without it must start with a valid frame of
+/// a type RFC 9113 defines (extension types are too easily matched by
+/// other bytes).
 fn http2_classification(
     frames: &[u8],
     protocol: AppProtocol,
@@ -385,7 +397,10 @@ fn http2_classification(
     after_preface: bool,
 ) -> Option<Classification> {
     let summary = http2::parse_frames(frames);
-    if summary.frames == 0 && !after_preface {
+    let starts_with_frame = summary
+        .first_frame
+        .is_some_and(|frame| frame.is_core_type());
+    if !after_preface && !starts_with_frame {
         return None;
     }
     let protocol = if summary.is_grpc() && enabled.reports_grpc() {

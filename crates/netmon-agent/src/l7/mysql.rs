@@ -94,7 +94,9 @@ pub fn parse_greeting(bytes: &[u8]) -> Result<Greeting, MysqlError> {
         })?;
     let server_version = &rest[..nul];
     let valid = server_version.first().is_some_and(u8::is_ascii_digit)
-        && server_version.iter().all(|&b| b == b' ' || b.is_ascii_graphic());
+        && server_version
+            .iter()
+            .all(|&b| b == b' ' || b.is_ascii_graphic());
     if !valid || !(nul + GREETING_FIXED_LEN..=MAX_GREETING_LEN).contains(&len) {
         return Err(MysqlError::Malformed {
             part: "server version",

@@ -62,7 +62,9 @@ pub enum Authentication {
     GssContinue,
     Sspi,
     /// SASL, with whether SCRAM-SHA-256 was among the mechanisms captured.
-    Sasl { scram: bool },
+    Sasl {
+        scram: bool,
+    },
     SaslContinue,
     SaslFinal,
 }
@@ -127,7 +129,8 @@ fn check_parameters(mut pairs: &[u8]) -> Result<(), PostgresError> {
     let mut first = true;
     loop {
         let Some(nul) = pairs.iter().position(|&b| b == 0) else {
-            let partial_ok = !first && pairs.len() <= MAX_PARAMETER_NAME_LEN && is_name(pairs, true);
+            let partial_ok =
+                !first && pairs.len() <= MAX_PARAMETER_NAME_LEN && is_name(pairs, true);
             return if partial_ok {
                 Ok(())
             } else {
@@ -139,11 +142,10 @@ fn check_parameters(mut pairs: &[u8]) -> Result<(), PostgresError> {
         let name = &pairs[..nul];
         if name.is_empty() {
             // The terminating NUL: only after at least one pair.
-            return match first {
-                true => Err(PostgresError::Malformed {
-                    part: "parameters",
-                }),
-                false => Ok(()),
+            return if first {
+                Err(PostgresError::Malformed { part: "parameters" })
+            } else {
+                Ok(())
             };
         }
         if name.len() > MAX_PARAMETER_NAME_LEN || !is_name(name, false) {

@@ -56,9 +56,10 @@ pub fn parse_command(bytes: &[u8]) -> Result<RedisCommand, RedisError> {
             part: "array length",
         });
     }
-    let rest = rest.strip_prefix(b"$").ok_or(match rest.is_empty() {
-        true => RedisError::CutShort { part: "command" },
-        false => RedisError::Malformed { part: "command" },
+    let rest = rest.strip_prefix(b"$").ok_or(if rest.is_empty() {
+        RedisError::CutShort { part: "command" }
+    } else {
+        RedisError::Malformed { part: "command" }
     })?;
     let (len, rest) = number_line(rest, "command length")?;
     if !(1..=MAX_COMMAND_LEN).contains(&len) {
@@ -92,7 +93,9 @@ fn parse_inline(bytes: &[u8]) -> Result<RedisCommand, RedisError> {
         .take(MAX_LINE_LEN)
         .position(|&b| b == b'\n')
         .ok_or(RedisError::NotResp)?;
-    let line = bytes[..line_len].strip_suffix(b"\r").unwrap_or(&bytes[..line_len]);
+    let line = bytes[..line_len]
+        .strip_suffix(b"\r")
+        .unwrap_or(&bytes[..line_len]);
     let word_len = line.iter().position(|&b| b == b' ').unwrap_or(line.len());
     let word = &line[..word_len];
     let command = INLINE_COMMANDS
@@ -100,7 +103,9 @@ fn parse_inline(bytes: &[u8]) -> Result<RedisCommand, RedisError> {
         .find(|c| c.as_bytes().eq_ignore_ascii_case(word))
         .ok_or(RedisError::NotResp)?;
     if !line.iter().all(|&b| b == b' ' || b.is_ascii_graphic()) {
-        return Err(RedisError::Malformed { part: "inline command" });
+        return Err(RedisError::Malformed {
+            part: "inline command",
+        });
     }
     Ok(RedisCommand {
         name: command.to_string(),
@@ -121,9 +126,10 @@ fn is_command_name(name: &[u8]) -> bool {
 fn number_line<'a>(bytes: &'a [u8], part: &'static str) -> Result<(u64, &'a [u8]), RedisError> {
     let digits = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
     if digits == 0 || digits > 10 {
-        return Err(match bytes.is_empty() {
-            true => RedisError::CutShort { part },
-            false => RedisError::Malformed { part },
+        return Err(if bytes.is_empty() {
+            RedisError::CutShort { part }
+        } else {
+            RedisError::Malformed { part }
         });
     }
     let value = bytes[..digits]

@@ -9,7 +9,7 @@ use super::{AppProtocol, Side};
 /// Bytes from hex digits; whitespace and other separators are ignored.
 pub fn hex(text: &str) -> Vec<u8> {
     let digits: Vec<u8> = text.bytes().filter(u8::is_ascii_hexdigit).collect();
-    assert!(digits.len() % 2 == 0, "odd number of hex digits");
+    assert!(digits.len().is_multiple_of(2), "odd number of hex digits");
     digits
         .chunks(2)
         .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).unwrap(), 16).unwrap())
@@ -42,7 +42,8 @@ pub const OPENSSL_CLIENT_HELLO: &str = "160301013c0100013803039fc79ff293c48c4439
 
 /// `openssl s_server -tls1_3` answering that ClientHello: ServerHello with
 /// supported_versions = TLS 1.3, then ChangeCipherSpec and encrypted records.
-pub const OPENSSL_SERVER_HELLO_TLS13: &str = "160303007a0200007603037fe6cd4c236b2ec4c22cd6d595fe42b5\
+pub const OPENSSL_SERVER_HELLO_TLS13: &str =
+    "160303007a0200007603037fe6cd4c236b2ec4c22cd6d595fe42b5\
     ab8ed0f256aa5764d0594d5446c4d6122021199f438ad9c0e25857f2f3d5f45efbf0481560cbdb4b69ca4eac\
     c3843d1820130200002e002b0002030400330024001d002088f1d5ee786c88ecc43c283f7fe25c5c6d7ae2e7\
     9c4c9724f20bc20d4d760901140303000101170303001798 9c7652eb20a605e3013c0bd0529118bd3c23b4\
@@ -50,7 +51,8 @@ pub const OPENSSL_SERVER_HELLO_TLS13: &str = "160303007a0200007603037fe6cd4c236b
 
 /// `openssl s_server -tls1_2` answering it: a TLS 1.2 ServerHello (no
 /// supported_versions), then the start of the Certificate record.
-pub const OPENSSL_SERVER_HELLO_TLS12: &str = "16030300410200003d0303150624a0107550e3c290c5e3a9edf5c9\
+pub const OPENSSL_SERVER_HELLO_TLS12: &str =
+    "16030300410200003d0303150624a0107550e3c290c5e3a9edf5c9\
     e8a0e77c187bd40f71a9d82931ec559600c02c000015ff01000100000b000403000102002300000017000016\
     030301970b00019300019000018d308201893082012fa0030201020214190b040a21ee0ef1848d1521b284ac\
     7b15e270bf300a06082a8648ce3d040302301a3118301606035504030c0f7376632e6e65746d6f6e2e746573";
@@ -67,7 +69,8 @@ pub const PSQL_STARTUP: &str = "0000003f000300007573657200706f737467726573006461
 /// "8.0.36\0", connection id 8, 8 bytes of scramble, filler, capabilities
 /// 0xdfffffff, charset 255, status 2, 21 bytes of auth data,
 /// "caching_sha2_password\0".
-pub const MYSQL8_GREETING: &str = "4a0000000a382e302e33360008000000 1a2b3c4d5e6f7001 00 ffff ff 0200 \
+pub const MYSQL8_GREETING: &str =
+    "4a0000000a382e302e33360008000000 1a2b3c4d5e6f7001 00 ffff ff 0200 \
     ffdf 15 00000000000000000000 112233445566778899aabbcc00 \
     63616368696e675f736861325f70617373776f726400";
 
@@ -151,8 +154,16 @@ fn grpc_client_settings() -> Vec<u8> {
 /// agent and `te: trailers`.
 pub fn grpc_request_block(huffman_coded: bool) -> Vec<u8> {
     let mut block = vec![0x83, 0x86];
-    block.extend(hpack_indexed_name(4, "/netmon.v1.Flows/List", huffman_coded));
-    block.extend(hpack_indexed_name(1, "svc.netmon.test:50051", huffman_coded));
+    block.extend(hpack_indexed_name(
+        4,
+        "/netmon.v1.Flows/List",
+        huffman_coded,
+    ));
+    block.extend(hpack_indexed_name(
+        1,
+        "svc.netmon.test:50051",
+        huffman_coded,
+    ));
     if huffman_coded {
         block.extend(hex("5f8b 1d75d0620d263d4c4d6564"));
     } else {
@@ -296,7 +307,13 @@ pub fn all_samples() -> Vec<Sample> {
     let mut dns_tcp = (hex(DIG_QUERY).len() as u16).to_be_bytes().to_vec();
     dns_tcp.extend(hex(DIG_QUERY));
     vec![
-        sample("curl h2c request", hex(CURL_H2C_REQUEST), Initiator, Http2, None),
+        sample(
+            "curl h2c request",
+            hex(CURL_H2C_REQUEST),
+            Initiator,
+            Http2,
+            None,
+        ),
         sample("curl GET", hex(CURL_GET), Initiator, Http, None),
         sample(
             "HTTP/1.1 200 response",
@@ -305,7 +322,13 @@ pub fn all_samples() -> Vec<Sample> {
             Http,
             None,
         ),
-        sample("openssl ClientHello", hex(OPENSSL_CLIENT_HELLO), Initiator, Tls, None),
+        sample(
+            "openssl ClientHello",
+            hex(OPENSSL_CLIENT_HELLO),
+            Initiator,
+            Tls,
+            None,
+        ),
         sample("assembled ClientHello", tls13, Initiator, Tls, None),
         sample(
             "openssl TLS 1.3 ServerHello",
@@ -321,9 +344,27 @@ pub fn all_samples() -> Vec<Sample> {
             Tls,
             None,
         ),
-        sample("psql SSLRequest", hex(PSQL_SSL_REQUEST), Initiator, Postgresql, None),
-        sample("psql StartupMessage", hex(PSQL_STARTUP), Initiator, Postgresql, None),
-        sample("MySQL 8 greeting", hex(MYSQL8_GREETING), Responder, Mysql, None),
+        sample(
+            "psql SSLRequest",
+            hex(PSQL_SSL_REQUEST),
+            Initiator,
+            Postgresql,
+            None,
+        ),
+        sample(
+            "psql StartupMessage",
+            hex(PSQL_STARTUP),
+            Initiator,
+            Postgresql,
+            None,
+        ),
+        sample(
+            "MySQL 8 greeting",
+            hex(MYSQL8_GREETING),
+            Responder,
+            Mysql,
+            None,
+        ),
         sample(
             "MySQL handshake response",
             hex(MYSQL_HANDSHAKE_RESPONSE),
@@ -331,15 +372,51 @@ pub fn all_samples() -> Vec<Sample> {
             Mysql,
             Some(Mysql),
         ),
-        sample("redis-cli PING", REDIS_PING.to_vec(), Initiator, Redis, None),
+        sample(
+            "redis-cli PING",
+            REDIS_PING.to_vec(),
+            Initiator,
+            Redis,
+            None,
+        ),
         sample("redis-cli SET", REDIS_SET.to_vec(), Initiator, Redis, None),
-        sample("redis-cli COMMAND DOCS", REDIS_COMMAND_DOCS.to_vec(), Initiator, Redis, None),
+        sample(
+            "redis-cli COMMAND DOCS",
+            REDIS_COMMAND_DOCS.to_vec(),
+            Initiator,
+            Redis,
+            None,
+        ),
         sample("dig query", hex(DIG_QUERY), Initiator, Dns, None),
         sample("dig query over TCP", dns_tcp, Initiator, Dns, None),
-        sample("CNAME and A response", hex(WWW_RESPONSE), Responder, Dns, None),
-        sample("NXDOMAIN response", hex(NXDOMAIN_RESPONSE), Responder, Dns, None),
-        sample("gRPC request, Huffman", grpc_request(true), Initiator, Grpc, None),
-        sample("gRPC request, raw literals", grpc_request(false), Initiator, Grpc, None),
+        sample(
+            "CNAME and A response",
+            hex(WWW_RESPONSE),
+            Responder,
+            Dns,
+            None,
+        ),
+        sample(
+            "NXDOMAIN response",
+            hex(NXDOMAIN_RESPONSE),
+            Responder,
+            Dns,
+            None,
+        ),
+        sample(
+            "gRPC request, Huffman",
+            grpc_request(true),
+            Initiator,
+            Grpc,
+            None,
+        ),
+        sample(
+            "gRPC request, raw literals",
+            grpc_request(false),
+            Initiator,
+            Grpc,
+            None,
+        ),
         sample(
             "gRPC request, padded and continued",
             grpc_request_padded_and_continued(),
@@ -347,6 +424,12 @@ pub fn all_samples() -> Vec<Sample> {
             Grpc,
             None,
         ),
-        sample("gRPC response", grpc_response(), Responder, Grpc, Some(Http2)),
+        sample(
+            "gRPC response",
+            grpc_response(),
+            Responder,
+            Grpc,
+            Some(Http2),
+        ),
     ]
 }

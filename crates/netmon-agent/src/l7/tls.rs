@@ -278,7 +278,7 @@ fn client_hello_fields(body: &mut Reader<'_>, hello: &mut ClientHello) -> Result
     }
     body.take(session_id_len, "session id")?;
     let suites_len = usize::from(body.u16("cipher suites")?);
-    if suites_len < 2 || suites_len % 2 != 0 {
+    if suites_len < 2 || !suites_len.is_multiple_of(2) {
         return Err(Stop::Malformed("cipher suites"));
     }
     body.take(suites_len, "cipher suites")?;
@@ -336,8 +336,8 @@ fn server_name(data: &mut Reader<'_>) -> Result<Option<String>, Stop> {
 
 /// `name` lowercased if it is 1 to 253 bytes of visible ASCII.
 fn dns_name_ish(name: &[u8]) -> Option<String> {
-    let valid = (1..=MAX_SERVER_NAME_LEN).contains(&name.len())
-        && name.iter().all(|b| b.is_ascii_graphic());
+    let valid =
+        (1..=MAX_SERVER_NAME_LEN).contains(&name.len()) && name.iter().all(u8::is_ascii_graphic);
     valid.then(|| String::from_utf8_lossy(name).to_ascii_lowercase())
 }
 
@@ -345,7 +345,7 @@ fn dns_name_ish(name: &[u8]) -> Option<String> {
 /// (RFC 8446 §4.2.1), GREASE (RFC 8701) and unknown codes skipped.
 fn highest_offered(data: &mut Reader<'_>) -> Result<Option<TlsVersion>, Stop> {
     let list_len = usize::from(data.u8("supported_versions")?);
-    if list_len % 2 != 0 {
+    if !list_len.is_multiple_of(2) {
         return Err(Stop::Malformed("supported_versions"));
     }
     let mut list = data.nested(list_len, "supported_versions")?;
@@ -410,9 +410,8 @@ fn server_hello_fields(
                 return Err(Stop::Malformed("supported_versions"));
             }
             let code = data.u16("supported_versions")?;
-            *selected = Some(
-                TlsVersion::from_wire(code).ok_or(Stop::Malformed("supported_versions"))?,
-            );
+            *selected =
+                Some(TlsVersion::from_wire(code).ok_or(Stop::Malformed("supported_versions"))?);
         }
     }
     if !body.at_end() {

@@ -69,10 +69,7 @@ fn apply_app(state: &AgentState, table: &mut crate::flow::FlowTable, now: u64) {
         table.apply_app(observations, nat.table(), now)
     };
     let (retry, given_up): (Vec<_>, Vec<_>) = missed.into_iter().partition(|o| o.misses == 0);
-    state
-        .metrics
-        .app()
-        .add_unattributed(given_up.len() as u64);
+    state.metrics.app().add_unattributed(given_up.len() as u64);
     state.requeue_app_observations(retry.into_iter().map(|mut o| {
         o.misses += 1;
         o

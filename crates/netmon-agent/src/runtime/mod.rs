@@ -207,7 +207,9 @@ pub async fn run(config: Config) -> Result<(), RuntimeError> {
                 warn!(error = %e, "DNS and protocol detection are off: payload ring buffer not pollable")
             }
         },
-        _ => info!("DNS and protocol detection are off (features.dns, features.protocol_detection)"),
+        _ => {
+            info!("DNS and protocol detection are off (features.dns, features.protocol_detection)")
+        }
     }
     tasks.push(tokio::spawn(drain_loop::run(
         state.clone(),

@@ -155,9 +155,11 @@ impl Inspect {
                         dns::parse_message(sample.payload)
                     };
                     match message {
-                        Ok(message) => {
-                            completed.extend(tracker.observe(sample.key, &message, sample.at_mono_ns))
-                        }
+                        Ok(message) => completed.extend(tracker.observe(
+                            sample.key,
+                            &message,
+                            sample.at_mono_ns,
+                        )),
                         Err(_) => undecodable += 1,
                     }
                 }
@@ -205,7 +207,11 @@ impl Inspect {
         }
         state.push_app_observations(observations);
         let names = state.resolved_names.read().expect("names lock");
-        let tracker = self.tracker.as_ref().map(DnsTracker::stats).unwrap_or_default();
+        let tracker = self
+            .tracker
+            .as_ref()
+            .map(DnsTracker::stats)
+            .unwrap_or_default();
         let classifier = self
             .classifier
             .as_ref()
@@ -237,5 +243,41 @@ fn record_dns(
         key: completed.key,
         update: AppUpdate::Dns(completed.transaction),
         misses: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::DetectedProtocol;
+
+    #[test]
+    fn the_kernel_copies_only_what_the_configuration_asks_for() {
+        let mut config = Config::default();
+        let settings = InspectSettings::from_config(&config);
+        assert_eq!(
+            settings.payload_flags(),
+            netmon_common::payload_flags::DNS | netmon_common::payload_flags::FIRST
+        );
+        assert_eq!(settings.protocols, Some(ProtocolSet::all()));
+        assert!(settings.resolved_names().is_some());
+
+        config.features.dns.enabled = false;
+        config.features.protocol_detection.protocols =
+            vec![DetectedProtocol::Tls, DetectedProtocol::Postgresql];
+        let settings = InspectSettings::from_config(&config);
+        assert_eq!(
+            settings.payload_flags(),
+            netmon_common::payload_flags::FIRST
+        );
+        let protocols = settings.protocols.unwrap();
+        assert!(
+            protocols.contains(AppProtocol::Tls) && protocols.contains(AppProtocol::Postgresql)
+        );
+        assert!(!protocols.contains(AppProtocol::Http));
+        assert!(settings.resolved_names().is_none());
+
+        config.features.protocol_detection.enabled = false;
+        assert_eq!(InspectSettings::from_config(&config).payload_flags(), 0);
     }
 }

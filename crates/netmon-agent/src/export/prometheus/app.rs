@@ -153,10 +153,16 @@ impl AppMetrics {
         self.dns_names.set(to_i64(reading.dns_names as u64));
         self.classifier_connections
             .set(to_i64(reading.classifier_connections as u64));
-        self.dns_pending_dropped_total
-            .inc_by(reading.dns_pending_dropped.saturating_sub(last.dns_pending_dropped));
-        self.dns_names_evicted_total
-            .inc_by(reading.dns_names_evicted.saturating_sub(last.dns_names_evicted));
+        self.dns_pending_dropped_total.inc_by(
+            reading
+                .dns_pending_dropped
+                .saturating_sub(last.dns_pending_dropped),
+        );
+        self.dns_names_evicted_total.inc_by(
+            reading
+                .dns_names_evicted
+                .saturating_sub(last.dns_names_evicted),
+        );
         self.classifier_untracked_total.inc_by(
             reading
                 .classifier_untracked_samples

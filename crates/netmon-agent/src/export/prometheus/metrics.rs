@@ -12,6 +12,7 @@ use prometheus::{
 };
 use thiserror::Error;
 
+use super::app::AppMetrics;
 use super::flow_series::FlowSeries;
 use super::k8s::{K8sMetrics, K8sReading};
 use super::kernel::{AttachMode, Hook, InterfaceMetrics, KernelCounters, KernelMetrics};
@@ -25,7 +26,6 @@ use super::register::{
     to_i64,
 };
 use super::rtt::RttMetrics;
-use super::app::AppMetrics;
 use super::security::SecurityMetrics;
 use crate::flow::{
     Direction, FlowChange, FlowChangeKind, FlowRecord, Protocol, TcpEventKind, UnixNanos,

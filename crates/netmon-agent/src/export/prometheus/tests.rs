@@ -358,6 +358,8 @@ fn every_kernel_counter_has_its_own_metric() {
         conn_map_full: 7,
         forwarded_skipped: 8,
         icmp_map_full: 9,
+        payload_samples_sent: 10,
+        payload_samples_dropped: 11,
     });
     let expected = [
         ("netmon_kernel_flow_map_full_packets_total", 1.0),
@@ -369,6 +371,8 @@ fn every_kernel_counter_has_its_own_metric() {
         ("netmon_kernel_conn_map_full_total", 7.0),
         ("netmon_kernel_forwarded_packets_skipped_total", 8.0),
         ("netmon_kernel_icmp_map_full_total", 9.0),
+        ("netmon_kernel_payload_samples_total", 10.0),
+        ("netmon_kernel_payload_samples_dropped_total", 11.0),
     ];
     for (name, expected) in expected {
         assert_eq!(value(&metrics, name, &[]), Some(expected), "{name}");
