@@ -78,7 +78,9 @@ pub struct DnsMessage {
 /// A question.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DnsQuestion {
+    /// Lowercased, without the trailing dot; "." for the root.
     pub name: String,
+    /// See [`qtype_name`] and [`qtype_label`].
     pub qtype: u16,
     pub qclass: u16,
 }
@@ -97,6 +99,7 @@ pub enum DnsRecordData {
 pub struct DnsAnswer {
     /// The owner name.
     pub name: String,
+    /// Seconds the record may be cached.
     pub ttl: u32,
     pub data: DnsRecordData,
 }

@@ -71,7 +71,9 @@ pub enum Http2Error {
 /// A frame header (RFC 9113 §4.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameHeader {
+    /// Payload length, the 9-byte header excluded.
     pub length: usize,
+    /// The frame type (0 DATA, 1 HEADERS, 4 SETTINGS, ...).
     pub kind: u8,
     pub flags: u8,
     /// Without the reserved bit.

@@ -14,7 +14,7 @@
 //! Redis reply, PostgreSQL's one-byte SSL answer, HTTP/2 frames without the
 //! preface) only confirm what an earlier payload of the flow established.
 //!
-//! One module per protocol; [`hpack`] and [`huffman`] decode HTTP/2
+//! One module per protocol; `hpack` and `huffman` decode HTTP/2
 //! header blocks.
 
 pub mod dns;
@@ -49,6 +49,7 @@ pub enum AppProtocol {
 }
 
 impl AppProtocol {
+    /// Every protocol, in the order of the enum.
     pub const ALL: [AppProtocol; 8] = [
         AppProtocol::Http,
         AppProtocol::Http2,
@@ -162,14 +163,18 @@ impl ProtocolSet {
         ProtocolSet(0)
     }
 
+    /// Whether `protocol` is in the set (for gRPC see
+    /// [`ProtocolSet::reports_grpc`]).
     pub const fn contains(self, protocol: AppProtocol) -> bool {
         self.0 & protocol.bit() != 0
     }
 
+    /// Adds `protocol`.
     pub fn insert(&mut self, protocol: AppProtocol) {
         self.0 |= protocol.bit();
     }
 
+    /// Whether no protocol is in the set.
     pub fn is_empty(self) -> bool {
         self.0 == 0
     }

@@ -45,7 +45,12 @@ pub enum PostgresError {
 /// The client's first message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StartupKind {
-    Startup { major: u16, minor: u16 },
+    /// A StartupMessage for protocol `major.minor` (3.0, or 3.2 from
+    /// PostgreSQL 18 clients that ask for it).
+    Startup {
+        major: u16,
+        minor: u16,
+    },
     SslRequest,
     GssEncRequest,
     CancelRequest,

@@ -44,6 +44,7 @@ pub enum TlsVersion {
 }
 
 impl TlsVersion {
+    /// Every version, oldest first.
     pub const ALL: [TlsVersion; 5] = [
         TlsVersion::Ssl3,
         TlsVersion::Tls10,
@@ -103,6 +104,7 @@ impl serde::Serialize for TlsVersion {
 /// What a (possibly cut short) ClientHello told.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientHello {
+    /// The version field of the hello itself (0x0303 from TLS 1.3 clients).
     pub legacy_version: u16,
     /// The highest version offered; None when the capture ended before it
     /// could be known (see the module documentation).
@@ -116,6 +118,7 @@ pub struct ClientHello {
 /// What a (possibly cut short) ServerHello told.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerHello {
+    /// The version field of the hello itself (0x0303 from TLS 1.3 servers).
     pub legacy_version: u16,
     /// The negotiated version: `supported_versions` when present (TLS 1.3),
     /// else `legacy_version`. None when `legacy_version` says TLS 1.2 and
