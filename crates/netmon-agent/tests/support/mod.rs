@@ -22,6 +22,7 @@
 #![allow(dead_code)]
 
 pub mod agent;
+pub mod apps;
 pub mod bpf;
 pub mod in_netns;
 pub mod netns;
