@@ -13,8 +13,16 @@ fi
 # them; iproute2/nftables/ethtool/iputils-ping/iperf3: end-to-end tests and
 # benchmarks (jq/curl read the agent in benches/overhead.sh); prometheus:
 # promtool validates the metrics exposition and the dashboard's PromQL.
+# The DNS and protocol-detection tests run real servers and clients in
+# their namespaces: dnsmasq-base (the resolver, without the system service)
+# and bind9-dnsutils (dig); python3 (an HTTP/1.1 server) and python3-grpcio
+# (gRPC's C-core library, client and server); nghttp2-server (nghttpd,
+# HTTP/2); openssl (s_server, s_client); redis-server (with redis-cli);
+# postgresql (initdb, postgres, psql); mariadb-server and mariadb-client.
 packages=(clang-19 llvm-19 libbpf-dev linux-libc-dev bpftool iproute2 nftables ethtool
-          iputils-ping iperf3 prometheus procps jq curl)
+          iputils-ping iperf3 prometheus procps jq curl
+          dnsmasq-base bind9-dnsutils python3 python3-grpcio nghttp2-server openssl
+          redis-server postgresql mariadb-server mariadb-client)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -26,10 +34,19 @@ if ((${#missing[@]})); then
     echo "setup.sh: installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
+    # Server packages (redis, postgresql, mariadb, prometheus) start their
+    # system services on install; the tests start their own servers on their
+    # own addresses, so a policy-rc.d forbids those starts for the install.
+    policy=/usr/sbin/policy-rc.d
+    own_policy=0
+    if [[ ! -e $policy ]]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && own_policy=1
+    fi
     # The prometheus package may try to start its service; netmon does not
     # need it running (only promtool), so a failed start is not an error.
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || \
         apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    if ((own_policy)); then rm -f "$policy"; fi
 fi
 
 # Debian's prometheus package starts a Prometheus server on :9090, netmon's

@@ -143,12 +143,26 @@ impl AppClassifier {
         }
         connection.samples[direction] = connection.samples[direction].saturating_add(1);
         let known = connection.protocol;
-        let found = classify(payload, Side::Initiator, known, self.enabled)
-            .map(|c| (c, Side::Initiator))
-            .or_else(|| {
-                classify(payload, Side::Responder, known, self.enabled)
-                    .map(|c| (c, Side::Responder))
-            });
+        // Once a direction read as the initiator's, the other one is the
+        // responder's: with a known protocol some bytes (HTTP/2 frames)
+        // read as either, and the side decides what a direction still owes
+        // (a method, or a status).
+        let found = match connection.initiator {
+            Some(initiator) => {
+                let side = if initiator == direction {
+                    Side::Initiator
+                } else {
+                    Side::Responder
+                };
+                classify(payload, side, known, self.enabled).map(|c| (c, side))
+            }
+            None => classify(payload, Side::Initiator, known, self.enabled)
+                .map(|c| (c, Side::Initiator))
+                .or_else(|| {
+                    classify(payload, Side::Responder, known, self.enabled)
+                        .map(|c| (c, Side::Responder))
+                }),
+        };
         let mut verdict = Verdict::default();
         if let Some((classification, side)) = found {
             if side == Side::Initiator && connection.initiator.is_none() {

@@ -121,3 +121,34 @@ fn quiet_connections_are_forgotten() {
     c.forget_before(11);
     assert_eq!(c.stats().connections, 0);
 }
+
+#[test]
+fn http2_responses_are_read_as_the_responders_until_a_status_comes() {
+    // A client preface with SETTINGS, then the server's SETTINGS alone:
+    // frames read as either side's once HTTP/2 is known, but the server's
+    // direction owes a status, so it is not done before its HEADERS.
+    let mut preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    preface.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]);
+    // HEADERS on stream 1, END_HEADERS: :method GET (static 2), :path /
+    // (static 4), :scheme http (static 6).
+    preface.extend_from_slice(&[0, 0, 3, 1, 0x04, 0, 0, 0, 1, 0x82, 0x84, 0x86]);
+    let server_settings = [0u8, 0, 0, 4, 0, 0, 0, 0, 0];
+    // HEADERS on stream 1: :status 200 (static 8).
+    let server_headers = [0u8, 0, 1, 1, 0x04, 0, 0, 0, 1, 0x88];
+    let mut c = classifier();
+    let request = c.observe(client_to_server(), &preface, 1);
+    assert_eq!(protocol_of(&request), Some(AppProtocol::Http2));
+    assert!(request.done, "the request gave its method");
+    let settings = c.observe(client_to_server().reversed(), &server_settings, 2);
+    assert!(!settings.done, "no status yet: {settings:?}");
+    let response = c.observe(client_to_server().reversed(), &server_headers, 3);
+    assert!(response.done);
+    let Some(AppObservation {
+        update: AppUpdate::Protocol { fields, .. },
+        ..
+    }) = response.observation
+    else {
+        panic!("the status is news: {response:?}");
+    };
+    assert_eq!(fields.http_status, Some(200));
+}

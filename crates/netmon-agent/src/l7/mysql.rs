@@ -111,9 +111,19 @@ pub fn parse_greeting(bytes: &[u8]) -> Result<Greeting, MysqlError> {
         .get(..4)
         .map(|id| u32::from_le_bytes([id[0], id[1], id[2], id[3]]));
     Ok(Greeting {
-        server_version: String::from_utf8_lossy(server_version).into_owned(),
+        server_version: real_version(&String::from_utf8_lossy(server_version)).to_owned(),
         connection_id,
     })
+}
+
+/// MariaDB before 11 greets with "5.5.5-" in front of its version, so that
+/// old MySQL replication clients accept it; `SELECT VERSION()` and the
+/// operator know the version without it.
+fn real_version(greeting: &str) -> &str {
+    match greeting.strip_prefix("5.5.5-") {
+        Some(rest) if rest.contains("MariaDB") => rest,
+        _ => greeting,
+    }
 }
 
 /// Whether `bytes` start with the client's handshake response or SSL

@@ -53,14 +53,20 @@ pub fn monotonic_ns() -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
-/// IPv4 is stored IPv4-mapped in the ABI; hand it out as IPv4.
+/// IPv4 is stored IPv4-mapped in the ABI; hand it out as IPv4. An IPv6
+/// socket connected to an IPv4-mapped address (a dual-stack client such as
+/// gRPC's) reports version 6 but sends IPv4 packets: its address is IPv4
+/// too, or its lifecycle events would make a second record beside the one
+/// its packets make.
 pub fn address(bytes: [u8; 16], ip_version: u8) -> IpAddr {
     let v6 = Ipv6Addr::from(bytes);
-    if ip_version == 4 {
-        let o = v6.octets();
-        IpAddr::V4(Ipv4Addr::new(o[12], o[13], o[14], o[15]))
-    } else {
-        IpAddr::V6(v6)
+    match v6.to_ipv4_mapped() {
+        Some(v4) if ip_version == 4 || ip_version == 6 => IpAddr::V4(v4),
+        _ if ip_version == 4 => {
+            let o = v6.octets();
+            IpAddr::V4(Ipv4Addr::new(o[12], o[13], o[14], o[15]))
+        }
+        _ => IpAddr::V6(v6),
     }
 }
 
@@ -127,6 +133,16 @@ pub fn tcp_event(event: &abi::TcpEvent, clock: &ClockMap) -> Option<TcpEvent> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dual_stack_socket_on_an_ipv4_mapped_address_is_ipv4() {
+        assert_eq!(
+            address(mapped([10, 0, 0, 1]), 6),
+            IpAddr::from([10, 0, 0, 1])
+        );
+        let real_v6: [u8; 16] = "fd00::1".parse::<Ipv6Addr>().unwrap().octets();
+        assert_eq!(address(real_v6, 6), "fd00::1".parse::<IpAddr>().unwrap());
+    }
 
     fn mapped(v4: [u8; 4]) -> [u8; 16] {
         let mut b = [0u8; 16];
