@@ -13,16 +13,23 @@ fi
 # them; iproute2/nftables/ethtool/iputils-ping/iperf3: end-to-end tests and
 # benchmarks (jq/curl read the agent in benches/overhead.sh); prometheus:
 # promtool validates the metrics exposition and the dashboard's PromQL.
-# The DNS and protocol-detection tests run real servers and clients in
-# their namespaces: dnsmasq-base (the resolver, without the system service)
-# and bind9-dnsutils (dig); python3 (an HTTP/1.1 server) and python3-grpcio
-# (gRPC's C-core library, client and server); nghttp2-server (nghttpd,
-# HTTP/2); openssl (s_server, s_client); redis-server (with redis-cli);
-# postgresql (initdb, postgres, psql); mariadb-server and mariadb-client.
+# The DNS and protocol-detection tests (tests/e2e_dns.rs,
+# tests/e2e_app_protocols.rs) run real servers and clients in their pod
+# namespaces: dnsmasq-base (the resolver binary, without the dnsmasq
+# package's system service, which would hold port 53 on every host
+# interface) and bind9-dnsutils (dig); python3 (Debian's /usr/bin/python3:
+# an HTTP/1.1 server) and python3-grpcio (gRPC's C-core library, client and
+# server); nghttp2-server (nghttpd, cleartext HTTP/2; curl is the client);
+# openssl (s_server, s_client, the test certificate); redis-server (with
+# redis-cli from redis-tools); postgresql (initdb and postgres under
+# /usr/lib/postgresql/*/bin, psql); mariadb-server-core (mariadbd,
+# mariadb-install-db) and mariadb-client-core (mariadb), the binaries
+# without the mariadb system service. ss (iproute2) tells when a server
+# listens, setpriv (util-linux, essential) runs postgres as its own user.
 packages=(clang-19 llvm-19 libbpf-dev linux-libc-dev bpftool iproute2 nftables ethtool
           iputils-ping iperf3 prometheus procps jq curl
           dnsmasq-base bind9-dnsutils python3 python3-grpcio nghttp2-server openssl
-          redis-server postgresql mariadb-server mariadb-client)
+          redis-server postgresql mariadb-server-core mariadb-client-core)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -55,6 +62,20 @@ fi
 if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null \
     && systemctl is-active --quiet prometheus 2>/dev/null; then
     systemctl disable --now prometheus >/dev/null 2>&1 || true
+fi
+
+# Likewise redis-server and postgresql come with system services (on the
+# host's loopback, ports 6379 and 5432) that the tests do not use: they
+# start their own servers inside their namespaces. The policy-rc.d above
+# kept them from starting; where systemd runs, also stop (if something
+# started them anyway) and disable what this script installed.
+if command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
+    for unit in redis-server:redis-server postgresql:postgresql; do
+        package=${unit%%:*} service=${unit#*:}
+        if [[ " ${missing[*]} " == *" $package "* ]]; then
+            systemctl disable --now "$service" >/dev/null 2>&1 || true
+        fi
+    done
 fi
 
 if ! command -v cargo >/dev/null; then

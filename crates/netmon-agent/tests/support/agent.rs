@@ -307,6 +307,34 @@ impl Agent {
         })
     }
 
+    /// Waits until the agent has completed `count` more drains than now:
+    /// every change the kernel reported before this call, payload findings
+    /// included, has then been merged and published (findings are attributed
+    /// to their flow within two drains).
+    pub fn wait_for_drains(&self, count: u32) {
+        let drains = || {
+            self.metrics()
+                .value(
+                    "netmon_processing_duration_seconds_count",
+                    &[("stage", "merge")],
+                )
+                .unwrap_or(0.0)
+        };
+        let start = drains();
+        super::eventually(
+            Duration::from_secs(10),
+            &format!("{count} more drains"),
+            || {
+                let now = drains();
+                if now >= start + f64::from(count) {
+                    Ok(())
+                } else {
+                    Err(format!("{now} drains, {start} before"))
+                }
+            },
+        );
+    }
+
     /// Current metrics.
     pub fn metrics(&self) -> Metrics {
         let response = self.get_metrics_listener("/metrics");
@@ -523,9 +551,46 @@ pub struct Flow {
     pub drops: u64,
     #[serde(default)]
     pub drop_reasons: BTreeMap<String, u64>,
+    /// The application protocol recognised from the payload ("http",
+    /// "http2", "grpc", "tls", "dns", "redis", "mysql", "postgresql").
+    #[serde(default)]
+    pub app_protocol: Option<String>,
+    #[serde(default)]
+    pub http_method: Option<String>,
+    #[serde(default)]
+    pub http_status: Option<u16>,
+    /// "TLS 1.2", "TLS 1.3".
+    #[serde(default)]
+    pub tls_version: Option<String>,
+    #[serde(default)]
+    pub tls_sni: Option<String>,
+    /// The version a MySQL/MariaDB server greeted with.
+    #[serde(default)]
+    pub server_version: Option<String>,
+    /// The flow's latest DNS transaction.
+    #[serde(default)]
+    pub dns: Option<DnsTransaction>,
+    /// `None` when the agent does not report the field at all.
+    #[serde(default)]
+    pub dns_transactions: Option<u64>,
+    /// The name a DNS answer seen by the agent gave `dst_ip`.
+    #[serde(default)]
+    pub dst_dns_name: Option<String>,
     /// Everything else, notably the Kubernetes `src_*`/`dst_*` names.
     #[serde(flatten)]
     pub other: BTreeMap<String, serde_json::Value>,
+}
+
+/// One DNS query and its response, as a flow reports its latest.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct DnsTransaction {
+    pub name: String,
+    /// "A", "AAAA", ...
+    #[serde(rename = "type")]
+    pub qtype: String,
+    /// "NOERROR", "NXDOMAIN", ..., or "timeout".
+    pub rcode: String,
+    pub latency_seconds: Option<f64>,
 }
 
 impl Flow {
@@ -806,6 +871,11 @@ impl Metrics {
             [one] => Some(one.value),
             many => panic!("{name}{labels:?} matches several series: {many:#?}"),
         }
+    }
+
+    /// Every series named `name`, whatever its labels.
+    pub fn series(&self, name: &str) -> Vec<&Sample> {
+        self.samples.iter().filter(|s| s.name == name).collect()
     }
 
     /// Like [`Metrics::value`], reading an absent series as 0 (counters and

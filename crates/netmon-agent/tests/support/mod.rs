@@ -48,27 +48,46 @@ pub const REQUIRE_ROOT_TESTS_ENV: &str = "NMTEST_REQUIRE_ROOT";
 /// Tools every namespace-building test needs.
 pub const TOPOLOGY_TOOLS: &[&str] = &["ip", "nft", "ethtool"];
 
+/// Set by CI (with [`REQUIRE_ROOT_TESTS_ENV`]): a tool a test needs that
+/// is missing fails the test instead of skipping it.
+pub const REQUIRE_TOOLS_ENV: &str = "NMTEST_REQUIRE_TOOLS";
+
 /// Returns true (after printing why) when this test cannot run here: it is
 /// not root or a tool it needs is missing. With
 /// `NMTEST_REQUIRE_ROOT=1` it panics with the reason instead, so a CI
-/// job cannot go green by skipping everything.
+/// job cannot go green by skipping everything; with `NMTEST_REQUIRE_TOOLS=1`
+/// a missing tool panics too.
 pub fn missing_prerequisites(tools: &[&str]) -> bool {
+    missing_prerequisites_with(tools, Vec::new())
+}
+
+/// Like [`missing_prerequisites`], with missing things the caller found
+/// itself (a binary off `PATH`, a Python module), which count as missing
+/// tools. A tool may also be named by its absolute path.
+pub fn missing_prerequisites_with(tools: &[&str], missing_tools: Vec<String>) -> bool {
     let mut reasons = Vec::new();
     // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
+    let root = unsafe { libc::geteuid() } == 0;
+    if !root {
         reasons.push("it must run as root (namespaces, nftables, eBPF)".to_string());
     }
-    for tool in tools {
-        if !tool_on_path(tool) {
-            reasons.push(format!("`{tool}` is not on PATH"));
-        }
-    }
+    let mut tool_reasons: Vec<String> = tools
+        .iter()
+        .filter(|tool| !tool_on_path(tool))
+        .map(|tool| format!("`{tool}` is not on PATH"))
+        .collect();
+    tool_reasons.extend(missing_tools);
+    let tool_missing = !tool_reasons.is_empty();
+    reasons.extend(tool_reasons);
     if reasons.is_empty() {
         return false;
     }
     let why = reasons.join("; ");
     if std::env::var(REQUIRE_ROOT_TESTS_ENV).as_deref() == Ok("1") {
         panic!("{REQUIRE_ROOT_TESTS_ENV}=1 but this end-to-end test cannot run: {why}");
+    }
+    if tool_missing && std::env::var(REQUIRE_TOOLS_ENV).as_deref() == Ok("1") {
+        panic!("{REQUIRE_TOOLS_ENV}=1 but this end-to-end test cannot run: {why}");
     }
     eprintln!(
         "skipping end-to-end test because {why} (set {REQUIRE_ROOT_TESTS_ENV}=1 to fail instead)"
@@ -77,6 +96,9 @@ pub fn missing_prerequisites(tools: &[&str]) -> bool {
 }
 
 fn tool_on_path(tool: &str) -> bool {
+    if tool.contains('/') {
+        return Path::new(tool).is_file();
+    }
     std::env::var_os("PATH")
         .map(|path| std::env::split_paths(&path).any(|dir| dir.join(tool).is_file()))
         .unwrap_or(false)
