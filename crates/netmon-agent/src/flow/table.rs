@@ -679,6 +679,20 @@ impl FlowTable {
         }
     }
 
+    /// One `Updated` change without counters per record of `pairs`, in
+    /// order: what loss and payload findings report.
+    fn push_updated(&mut self, pairs: Vec<PairKey>) {
+        for pair in pairs {
+            let snapshot = self.entries[&pair].record.clone();
+            self.push_change(
+                FlowChangeKind::Updated,
+                Counters::default(),
+                Counters::default(),
+                snapshot,
+            );
+        }
+    }
+
     fn push_change(
         &mut self,
         kind: FlowChangeKind,

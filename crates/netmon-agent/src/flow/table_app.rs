@@ -19,7 +19,6 @@ use super::{FlowTable, PairKey};
 use crate::flow::app::{AppInfo, AppObservation};
 use crate::flow::model::UnixNanos;
 use crate::flow::nat::NatTable;
-use crate::flow::record::{Counters, FlowChangeKind};
 
 impl FlowTable {
     /// Applies observations; returns those that found no record, in order.
@@ -50,15 +49,7 @@ impl FlowTable {
                 }
             }
         }
-        for pair in touched {
-            let snapshot = self.entries[&pair].record.clone();
-            self.push_change(
-                FlowChangeKind::Updated,
-                Counters::default(),
-                Counters::default(),
-                snapshot,
-            );
-        }
+        self.push_updated(touched);
         missed
     }
 }

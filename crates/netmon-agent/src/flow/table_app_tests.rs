@@ -4,6 +4,7 @@ use std::time::Duration;
 use super::*;
 use crate::flow::app::{AppUpdate, DnsTransaction};
 use crate::flow::model::{DirectionalKey, Endpoint, FlowDelta, Protocol};
+use crate::flow::record::{Counters, FlowChangeKind};
 use crate::flow::FlowTableConfig;
 use crate::l7::{AppFields, AppProtocol};
 

@@ -20,7 +20,6 @@ use std::collections::HashSet;
 
 use super::{FlowTable, PairKey};
 use crate::flow::model::{LossDelta, LossKind, UnixNanos};
-use crate::flow::record::{Counters, FlowChangeKind};
 
 /// Loss that found no connection in the table.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -64,15 +63,7 @@ impl FlowTable {
                 touched.push(pair);
             }
         }
-        for pair in touched {
-            let snapshot = self.entries[&pair].record.clone();
-            self.push_change(
-                FlowChangeKind::Updated,
-                Counters::default(),
-                Counters::default(),
-                snapshot,
-            );
-        }
+        self.push_updated(touched);
         unattributed
     }
 }

@@ -70,22 +70,27 @@ pub fn address(bytes: [u8; 16], ip_version: u8) -> IpAddr {
     }
 }
 
+/// A kernel flow key (one direction) in plain types.
+pub fn directional_key(key: &abi::FlowKey) -> DirectionalKey {
+    DirectionalKey {
+        src: Endpoint {
+            ip: address(key.src_addr, key.ip_version),
+            port: key.src_port,
+        },
+        dst: Endpoint {
+            ip: address(key.dst_addr, key.ip_version),
+            port: key.dst_port,
+        },
+        protocol: Protocol::from_number(key.protocol),
+    }
+}
+
 pub fn flow_delta(key: &abi::FlowKey, counters: &abi::FlowCounters, clock: &ClockMap) -> FlowDelta {
     let protocol = Protocol::from_number(key.protocol);
     let icmp = matches!(protocol, Protocol::Icmp | Protocol::Icmpv6)
         .then_some((counters.icmp_type, counters.icmp_code));
     FlowDelta {
-        key: DirectionalKey {
-            src: Endpoint {
-                ip: address(key.src_addr, key.ip_version),
-                port: key.src_port,
-            },
-            dst: Endpoint {
-                ip: address(key.dst_addr, key.ip_version),
-                port: key.dst_port,
-            },
-            protocol,
-        },
+        key: directional_key(key),
         bytes: counters.bytes,
         packets: counters.packets,
         first_seen: clock.to_wall(counters.first_seen_ns),

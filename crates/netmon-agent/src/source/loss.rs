@@ -2,37 +2,23 @@
 //! reason numbers) into the flow stage's [`LossDelta`]s and the exporter's
 //! named drop totals.
 
-use netmon_common::{drop_protocol, FlowKey};
+use netmon_common::drop_protocol;
 use netmon_ebpf::{DrainedLoss, DropTotal, EbpfError, LossStats, NetmonEbpf};
 
 use super::drop_reasons::DropReasons;
-use super::kernel::address;
-use crate::flow::{DirectionalKey, Endpoint, LossDelta, LossKind, Protocol};
-
-fn directional(key: &FlowKey) -> DirectionalKey {
-    DirectionalKey {
-        src: Endpoint {
-            ip: address(key.src_addr, key.ip_version),
-            port: key.src_port,
-        },
-        dst: Endpoint {
-            ip: address(key.dst_addr, key.ip_version),
-            port: key.dst_port,
-        },
-        protocol: Protocol::from_number(key.protocol),
-    }
-}
+use super::kernel::directional_key;
+use crate::flow::{LossDelta, LossKind, Protocol};
 
 /// One delta per kernel entry: per flow direction for retransmits, per
 /// flow direction and reason for drops.
 pub fn loss_deltas(drained: &DrainedLoss, reasons: &DropReasons) -> Vec<LossDelta> {
     let retransmits = drained.retransmits.iter().map(|(key, count)| LossDelta {
-        key: directional(key),
+        key: directional_key(key),
         kind: LossKind::Retransmits,
         count: *count,
     });
     let drops = drained.drops.iter().map(|(key, count)| LossDelta {
-        key: directional(&key.flow),
+        key: directional_key(&key.flow),
         kind: LossKind::Drops {
             reason: reasons.name(key.reason),
         },
@@ -93,7 +79,7 @@ pub fn named_drop_totals(totals: &[DropTotal], reasons: &DropReasons) -> Vec<Nam
 
 #[cfg(test)]
 mod tests {
-    use netmon_common::FlowDropKey;
+    use netmon_common::{FlowDropKey, FlowKey};
     use netmon_ebpf::btf_enum::EnumVariant;
 
     use super::*;

@@ -3,8 +3,8 @@
 
 use netmon_common as abi;
 
-use super::kernel::address;
-use crate::flow::{DirectionalKey, Endpoint, Protocol};
+use super::kernel::directional_key;
+use crate::flow::DirectionalKey;
 
 /// Why the kernel sent a sample.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,23 +41,10 @@ pub fn sample(raw: &abi::PayloadSample) -> Option<Sample<'_>> {
     })
 }
 
-pub fn directional_key(key: &abi::FlowKey) -> DirectionalKey {
-    DirectionalKey {
-        src: Endpoint {
-            ip: address(key.src_addr, key.ip_version),
-            port: key.src_port,
-        },
-        dst: Endpoint {
-            ip: address(key.dst_addr, key.ip_version),
-            port: key.dst_port,
-        },
-        protocol: Protocol::from_number(key.protocol),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::flow::Protocol;
 
     fn raw(kind: u8, payload: &[u8]) -> abi::PayloadSample {
         let mut key = abi::FlowKey {
