@@ -421,8 +421,35 @@ impl Drop for Agent {
 pub const AGENT_BINARY_ENV: &str = "NMTEST_AGENT";
 
 fn agent_binary() -> std::ffi::OsString {
-    std::env::var_os(AGENT_BINARY_ENV)
-        .unwrap_or_else(|| std::ffi::OsString::from(env!("CARGO_BIN_EXE_netmon")))
+    if let Some(path) = std::env::var_os(AGENT_BINARY_ENV) {
+        return path;
+    }
+    // Cargo names the binary only to netmon-agent's own tests; other
+    // crates' tests (netmon-cli's) include this harness and find it in the
+    // target directory they share.
+    match option_env!("CARGO_BIN_EXE_netmon") {
+        Some(path) => std::ffi::OsString::from(path),
+        None => workspace_binary("netmon", "netmon-agent").into_os_string(),
+    }
+}
+
+/// A binary of another workspace crate, next to this test's own binary
+/// (`target/<profile>/deps/<test>` → `target/<profile>/<name>`).
+/// `cargo test --workspace` builds every crate's binaries before running
+/// any test; a single crate's run may not, so say how to build it.
+pub fn workspace_binary(name: &str, package: &str) -> std::path::PathBuf {
+    let test = std::env::current_exe().expect("the test binary's path");
+    let profile_dir = test
+        .parent()
+        .and_then(std::path::Path::parent)
+        .expect("the test binary lives in target/<profile>/deps");
+    let binary = profile_dir.join(name);
+    assert!(
+        binary.exists(),
+        "{} is missing: build it first with `cargo build -p {package}` (or run `cargo test --workspace`)",
+        binary.display()
+    );
+    binary
 }
 
 fn signal(child: &Child, signal: libc::c_int) {
