@@ -6,6 +6,7 @@ mod cli;
 mod client;
 mod commands;
 mod doctor;
+mod model;
 mod output;
 mod top;
 
