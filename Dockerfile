@@ -13,18 +13,20 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-# Only the agent crate has a binary to ship (`netmon`); netmon-loadgen is a
-# benchmark tool. When the netmon-cli crate joins the workspace, add
-# `-p netmon-cli` here and copy its binary below too.
-RUN cargo build --release --locked -p netmon-agent \
+# Two binaries ship: the agent (`netmon`) and the operator's CLI
+# (`netmon-cli`, for `kubectl exec ds/netmon -- netmon-cli status`);
+# netmon-loadgen is a benchmark tool and stays out.
+RUN cargo build --release --locked -p netmon-agent -p netmon-cli \
     && mkdir -p /out \
-    && strip --strip-debug -o /out/netmon target/release/netmon
+    && strip --strip-debug -o /out/netmon target/release/netmon \
+    && strip --strip-debug -o /out/netmon-cli target/release/netmon-cli
 
 # --- runtime -------------------------------------------------------------
 # glibc and libgcc only (the agent links nothing else: TLS is rustls); no
 # shell, no package manager.
 FROM gcr.io/distroless/cc-debian12
 COPY --from=build /out/netmon /usr/local/bin/netmon
+COPY --from=build /out/netmon-cli /usr/local/bin/netmon-cli
 # Root, because loading and attaching eBPF programs needs capabilities (BPF,
 # PERFMON, NET_ADMIN), and a root process keeps the ones its container is
 # granted without file capabilities on the binary. The DaemonSet grants only

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Builds netmon and runs the agent on this host. Extra arguments go to the
-# agent, e.g. scripts/run-agent.sh --interface eth0 --log-level debug
+# Builds netmon (the agent and netmon-cli) and runs the agent on this host.
+# Extra arguments go to the agent, e.g.
+#   scripts/run-agent.sh --interface eth0 --log-level debug
+# and target/release/netmon-cli talks to it (status, flows, top, doctor).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-cargo build --release --locked -p netmon-agent
+cargo build --release --locked -p netmon-agent -p netmon-cli
 exec target/release/netmon "$@"
