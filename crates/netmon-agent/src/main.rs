@@ -4,15 +4,22 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use netmon_agent::{
-    config::{self, AgentArgs, Startup},
+    config::{self, AgentArgs, ConfigSource, Startup},
+    control::ControlInputs,
     runtime,
 };
 
 fn main() -> ExitCode {
-    let args = AgentArgs::parse();
-    let config = match config::startup(&args, config::process_env()) {
+    let matches = AgentArgs::command().get_matches();
+    let args = match AgentArgs::from_arg_matches(&matches) {
+        Ok(args) => args,
+        Err(e) => e.exit(),
+    };
+    let flags = config::given_flags(&matches);
+    let env = config::process_env();
+    let config = match config::startup(&args, env.clone()) {
         Startup::Run(config) => *config,
         Startup::Print(yaml) => {
             print!("{yaml}");
@@ -23,7 +30,13 @@ fn main() -> ExitCode {
             return ExitCode::from(config::EXIT_INVALID_CONFIG);
         }
     };
-    netmon_agent::telemetry::logging::init(&config.log);
+    let log = netmon_agent::telemetry::logging::init(&config.log);
+    // Kept to reload the file exactly as it was loaded now.
+    let control = ControlInputs {
+        source: ConfigSource::new(args, env),
+        flags,
+        log,
+    };
 
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(config.performance.workers)
@@ -37,7 +50,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(runtime::run(config)) {
+    match rt.block_on(runtime::run(config, control)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "netmon stopped");

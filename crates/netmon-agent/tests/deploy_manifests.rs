@@ -816,7 +816,12 @@ fn assert_daemonset(objects: &[Object], origin: &str) {
         .collect();
     assert_eq!(
         host_paths.values().copied().collect::<BTreeSet<_>>(),
-        BTreeSet::from(["/sys/fs/bpf", "/sys/fs/cgroup", "/sys/kernel/tracing"]),
+        BTreeSet::from([
+            "/run/netmon",
+            "/sys/fs/bpf",
+            "/sys/fs/cgroup",
+            "/sys/kernel/tracing"
+        ]),
         "{origin}: hostPath volumes"
     );
     let mounts = container.volume_mounts.as_deref().unwrap_or_default();
@@ -829,7 +834,13 @@ fn assert_daemonset(objects: &[Object], origin: &str) {
             mount.mount_path, *host_path,
             "{origin}: {host_path} mounted at its own path"
         );
-        if *host_path != "/sys/fs/bpf" {
+        if *host_path == "/run/netmon" {
+            assert_ne!(
+                mount.read_only,
+                Some(true),
+                "{origin}: the agent creates its socket in {host_path}"
+            );
+        } else if *host_path != "/sys/fs/bpf" {
             assert_eq!(
                 mount.read_only,
                 Some(true),
@@ -837,6 +848,13 @@ fn assert_daemonset(objects: &[Object], origin: &str) {
             );
         }
     }
+
+    // The API socket lives where the node can reach it.
+    assert_eq!(
+        config.api.socket.parent(),
+        Some(std::path::Path::new("/run/netmon")),
+        "{origin}: api.socket is in the /run/netmon mount"
+    );
 
     // Scheduling and lifecycle.
     assert_eq!(

@@ -49,7 +49,22 @@ pub(crate) async fn get_flows(
     }
 }
 
-fn error_response(status: StatusCode, message: String) -> Response {
+/// The query of an endpoint that takes no parameters.
+pub(crate) type NoParameters = Result<Query<Vec<(String, String)>>, QueryRejection>;
+
+/// A 400 naming the first parameter given to an endpoint that takes none,
+/// so a misspelt option is not silently ignored.
+pub(crate) fn reject_parameters(query: NoParameters) -> Option<Response> {
+    let message = match query {
+        Ok(Query(pairs)) => pairs
+            .first()
+            .map(|(name, _)| format!("{name}: unknown parameter (this endpoint takes none)"))?,
+        Err(rejection) => QueryError::Undecodable(rejection.body_text()).to_string(),
+    };
+    Some(error_response(StatusCode::BAD_REQUEST, message))
+}
+
+pub(crate) fn error_response(status: StatusCode, message: String) -> Response {
     (status, Json(serde_json::json!({ "error": message }))).into_response()
 }
 
@@ -57,18 +72,26 @@ fn error_response(status: StatusCode, message: String) -> Response {
 /// flow table this is milliseconds of CPU that would otherwise stall other
 /// requests (including probes) sharing the worker.
 async fn list(source: Arc<dyn FlowSource>, query: FlowQuery) -> Response {
-    let rendered =
-        tokio::task::spawn_blocking(move || serde_json::to_vec(&query.select(source.snapshot())))
-            .await;
+    blocking_json("flows", move || query.select(source.snapshot())).await
+}
+
+/// Runs `produce` on the blocking pool and answers with its JSON; `what`
+/// names the body in the 500 answer should that fail.
+pub(crate) async fn blocking_json<T, F>(what: &'static str, produce: F) -> Response
+where
+    T: Serialize,
+    F: FnOnce() -> T + Send + 'static,
+{
+    let rendered = tokio::task::spawn_blocking(move || serde_json::to_vec(&produce())).await;
     match rendered {
         Ok(Ok(body)) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
         Ok(Err(error)) => error_response(
             StatusCode::INTERNAL_SERVER_ERROR,
-            format!("flows could not be serialized: {error}"),
+            format!("{what} could not be serialized: {error}"),
         ),
         Err(error) => error_response(
             StatusCode::INTERNAL_SERVER_ERROR,
-            format!("flow listing failed: {error}"),
+            format!("{what} failed: {error}"),
         ),
     }
 }

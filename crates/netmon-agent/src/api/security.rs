@@ -109,21 +109,10 @@ impl<'a> SecurityLine<'a> {
     }
 }
 
-/// Whether a flow follow stream with `query` carries `event`. `ip` matches
-/// the source or the scanned host, name filters the names of either; an
-/// event has no port, protocol or status, so a stream filtered by any of
-/// those carries no security events.
+/// Whether a flow follow stream with `query` carries `event`; see
+/// [`FlowQuery::carries_security`].
 pub(crate) fn follow_carries(query: &FlowQuery, event: &SecurityEventView) -> bool {
-    query.port.is_none()
-        && query.protocol.is_none()
-        && query.statuses.is_none()
-        && query
-            .ip
-            .is_none_or(|ip| event.src_ip == ip || event.dst_ip == Some(ip))
-        && query
-            .names
-            .iter()
-            .all(|filter| filter.matches(&event.names))
+    query.carries_security(event)
 }
 
 const PARAMETERS: &str = "type, ip, limit";
@@ -394,6 +383,28 @@ mod tests {
         named.names.src_pod = Some("scanner".into());
         let query = FlowQuery::parse([("src_pod", "scanner")]).unwrap();
         assert!(follow_carries(&query, &named));
+    }
+
+    #[test]
+    fn one_end_and_not_filters_apply_to_the_scanner_and_the_scanned_host() {
+        let scan = event(1, &port_scan("10.0.0.1", "10.0.0.2"));
+        let carries = |pairs: &[(&str, &str)]| {
+            follow_carries(&FlowQuery::parse(pairs.iter().copied()).unwrap(), &scan)
+        };
+        assert!(
+            carries(&[("src_ip", "10.0.0.1")]),
+            "the scanner is the source"
+        );
+        assert!(!carries(&[("src_ip", "10.0.0.2")]));
+        assert!(carries(&[("dst_ip", "10.0.0.2")]), "the scanned host");
+        assert!(!carries(&[("src_port", "80")]), "events have no ports");
+        assert!(!carries(&[("not_ip", "10.0.0.2")]));
+        assert!(carries(&[("not_ip", "10.0.0.3")]));
+        assert!(
+            carries(&[("not_port", "53"), ("not_status", "closed")]),
+            "an event has no port or status to exclude it by"
+        );
+        assert!(carries(&[("since", "1970-01-01T00:00:00Z")]));
     }
 
     #[test]

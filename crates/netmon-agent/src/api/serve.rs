@@ -1,12 +1,13 @@
-//! Running a router on a listener until shutdown; used for both the API and
-//! the metrics listener.
+//! Running a router on a listener until shutdown; used for the API's TCP
+//! listener and unix socket and for the metrics listener.
 
+use std::fmt::Debug;
 use std::future::{Future, IntoFuture};
 use std::time::Duration;
 
+use axum::serve::Listener;
 use axum::Router;
 use thiserror::Error;
-use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 /// How long in-flight requests may run after shutdown is requested.
@@ -25,26 +26,31 @@ pub enum ServeError {
 }
 
 /// Serves `router` until `shutdown` completes, then lets in-flight requests
-/// finish for up to [`SHUTDOWN_GRACE`].
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    shutdown: impl Future,
-) -> Result<(), ServeError> {
+/// finish for up to [`SHUTDOWN_GRACE`]. `listener` is a
+/// `tokio::net::TcpListener` or `UnixListener`.
+pub async fn serve<L>(listener: L, router: Router, shutdown: impl Future) -> Result<(), ServeError>
+where
+    L: Listener,
+    L::Addr: Debug,
+{
     serve_with_grace(listener, router, shutdown, SHUTDOWN_GRACE).await
 }
 
 /// [`serve`] with an explicit grace period. Connections still open after it
 /// are abandoned: they are closed when the runtime shuts down.
-pub async fn serve_with_grace(
-    listener: TcpListener,
+pub async fn serve_with_grace<L>(
+    listener: L,
     router: Router,
     shutdown: impl Future,
     grace: Duration,
-) -> Result<(), ServeError> {
+) -> Result<(), ServeError>
+where
+    L: Listener,
+    L::Addr: Debug,
+{
     let addr = listener
         .local_addr()
-        .map_or_else(|_| "unknown address".to_owned(), |a| a.to_string());
+        .map_or_else(|_| "unknown address".to_owned(), |a| format!("{a:?}"));
     let io_error = |source| ServeError::Io {
         addr: addr.clone(),
         source,
@@ -76,6 +82,8 @@ pub async fn serve_with_grace(
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
+
+    use tokio::net::TcpListener;
 
     use super::*;
     use crate::api::testing::{get, open_stream, FakeSource};
@@ -114,5 +122,26 @@ mod tests {
         stop.send(()).unwrap();
         let result = tokio::time::timeout(Duration::from_secs(5), server).await;
         assert!(matches!(result, Ok(Ok(Ok(())))));
+    }
+
+    #[tokio::test]
+    async fn the_same_router_serves_on_a_unix_socket_until_shutdown() {
+        let dir = std::env::temp_dir().join(format!("netmon-serve-test-{}", std::process::id()));
+        let path = dir.join("api.sock");
+        let mut socket = crate::api::ApiSocket::bind(&path).unwrap();
+        let listener = socket.take_listener().unwrap();
+        let router = api_router(Arc::new(FakeSource::new(Vec::new())), Readiness::new());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(serve(listener, router, async {
+            let _ = stopped.await;
+        }));
+        let response = crate::api::testing::get_unix(&path, "/api/v1/flows").await;
+        assert_eq!((response.status, response.body.as_str()), (200, "[]"));
+        stop.send(()).unwrap();
+        let result = tokio::time::timeout(Duration::from_secs(5), server).await;
+        assert!(matches!(result, Ok(Ok(Ok(())))));
+        socket.remove();
+        assert!(!path.exists());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -5,10 +5,15 @@ use std::sync::Arc;
 use axum::routing::get;
 use axum::Router;
 
+use super::config_status::ConfigStatusHandle;
+use super::debug::{get_debug_flows, get_debug_runtime};
 use super::flows::{get_flows, FlowsState, LagHook};
 use super::health::{health_router, Readiness};
 use super::security::get_security_events;
 use super::source::FlowSource;
+use super::stats::get_flow_stats;
+use super::status::{get_status, StatusState};
+use super::status_source::StatusSource;
 
 /// `/api/v1/flows`, `/api/v1/security/events`, `/healthz` and `/readyz`. Follow clients that fall
 /// behind get a `lagged` line but are not counted anywhere; use
@@ -29,6 +34,41 @@ pub fn api_router_with_lag_hook(
         .route("/api/v1/security/events", get(get_security_events))
         .with_state(FlowsState { source, on_lag })
         .merge(health_router(readiness))
+}
+
+/// Everything the agent's API reads from.
+#[derive(Clone)]
+pub struct ApiSources {
+    pub flows: Arc<dyn FlowSource>,
+    pub status: Arc<dyn StatusSource>,
+    /// The `config` part of the status, kept up to date by config reloads.
+    pub config: ConfigStatusHandle,
+    pub readiness: Readiness,
+    /// Called with the events a follow client missed.
+    pub on_lag: LagHook,
+}
+
+/// The agent's whole API, as both its TCP listener and its unix socket
+/// serve it: the routes of [`api_router_with_lag_hook`] plus
+/// `/api/v1/status`, `/api/v1/stats/flows`, `/debug/flows` and
+/// `/debug/runtime`.
+pub fn api_router_with(sources: ApiSources) -> Router {
+    let status = StatusState {
+        flows: sources.flows.clone(),
+        status: sources.status,
+        config: sources.config,
+    };
+    Router::new()
+        .route("/api/v1/status", get(get_status))
+        .route("/api/v1/stats/flows", get(get_flow_stats))
+        .route("/debug/flows", get(get_debug_flows))
+        .route("/debug/runtime", get(get_debug_runtime))
+        .with_state(status)
+        .merge(api_router_with_lag_hook(
+            sources.flows,
+            sources.readiness,
+            sources.on_lag,
+        ))
 }
 
 #[cfg(test)]

@@ -1,15 +1,24 @@
-//! Test helpers: a fake [`FlowSource`], a flow fixture, and a minimal
-//! HTTP/1.1 client over a raw socket (no HTTP client crate is a dependency).
+//! Test helpers: a fake [`FlowSource`] and [`StatusSource`], fixtures, and
+//! a minimal HTTP/1.1 client over a raw socket (no HTTP client crate is a
+//! dependency).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpStream, UnixStream};
 use tokio::sync::broadcast;
 
+use super::config_status::ConfigStatusHandle;
+use super::debug::{DebugFlow, MapDetail, RuntimeStatus, TableDetail};
+use super::health::Readiness;
+use super::server::{api_router_with, ApiSources};
 use super::source::{FlowEvent, FlowSource};
+use super::status_source::{
+    AgentStatus, FeatureStatus, InterfaceStatus, KernelStatus, KubernetesState, KubernetesStatus,
+    MapStatus, RingStatus, StatusSource, TableStatus,
+};
 use super::view::FlowView;
 use crate::flow::{Direction, FlowStatus};
 
@@ -101,6 +110,131 @@ impl FlowSource for FakeSource {
     }
 }
 
+/// An agent's status with a figure in every field: started
+/// 2026-12-03T17:00:00Z, 12.5 s ago; two interfaces, listed out of order.
+pub(crate) fn fake_status() -> AgentStatus {
+    let programs = vec!["netmon_tc_ingress", "netmon_tc_egress"];
+    AgentStatus {
+        started_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_317_200),
+        uptime: Duration::from_millis(12_500),
+        node: "node-1".into(),
+        kernel: KernelStatus {
+            release: "6.18.0-test".into(),
+            btf: true,
+            tcx: true,
+            tcp_lifecycle_tracepoint: true,
+        },
+        interfaces: vec![
+            InterfaceStatus {
+                name: "veth1".into(),
+                ifindex: 7,
+                attach_mode: "tc",
+                programs: programs.clone(),
+            },
+            InterfaceStatus {
+                name: "eth0".into(),
+                ifindex: 2,
+                attach_mode: "tcx",
+                programs,
+            },
+        ],
+        table: TableStatus {
+            flows: 10,
+            capacity: 100,
+            opened_total: 40,
+            closed_total: 30,
+            evicted_total: 2,
+            pruned_total: 28,
+            kernel_map: MapStatus {
+                name: "netmon_flows",
+                kind: "hash",
+                entries: 16_384,
+                capacity: 65_536,
+            },
+        },
+        events: RingStatus {
+            processed: 123,
+            lost: 4,
+        },
+        payload_samples: RingStatus {
+            processed: 5,
+            lost: 0,
+        },
+        kubernetes: KubernetesStatus {
+            enabled: true,
+            state: KubernetesState::Syncing,
+            synced: false,
+        },
+        features: FeatureStatus {
+            tcp_lifecycle: true,
+            rtt: true,
+            dns: true,
+            protocol_detection: false,
+            nat: false,
+            port_scan: true,
+            drops: true,
+            retransmits: true,
+        },
+    }
+}
+
+/// A [`StatusSource`] reporting fixed figures.
+pub(crate) struct FakeStatus {
+    status: AgentStatus,
+    debug_flows: Vec<DebugFlow>,
+}
+
+impl FakeStatus {
+    pub(crate) fn new(status: AgentStatus, debug_flows: Vec<DebugFlow>) -> Self {
+        FakeStatus {
+            status,
+            debug_flows,
+        }
+    }
+}
+
+impl StatusSource for FakeStatus {
+    fn status(&self) -> AgentStatus {
+        self.status.clone()
+    }
+
+    fn table(&self) -> TableStatus {
+        self.status.table.clone()
+    }
+
+    fn debug_flows(&self) -> Vec<DebugFlow> {
+        self.debug_flows.clone()
+    }
+
+    fn runtime(&self) -> RuntimeStatus {
+        RuntimeStatus {
+            uptime_seconds: self.status.uptime.as_secs_f64(),
+            rss_bytes: Some(50 << 20),
+            cpu_seconds: Some(1.25),
+            threads: Some(6),
+            follow_subscribers: 1,
+            app_observations_queued: 3,
+            app_observations_capacity: 65_536,
+            flow_table: TableDetail::from(&self.status.table),
+            kernel_map: MapDetail::from(&self.status.table.kernel_map),
+            attach_failures: vec!["wg0".into()],
+            nat_translations: 0,
+            resolved_names: 4,
+        }
+    }
+}
+
+/// The whole API over no flows and `status`.
+pub(crate) fn fake_router(status: Arc<FakeStatus>) -> axum::Router {
+    api_router_with(ApiSources {
+        flows: Arc::new(FakeSource::new(Vec::new())),
+        status,
+        config: ConfigStatusHandle::default(),
+        readiness: Readiness::new(),
+        on_lag: Arc::new(|_| {}),
+    })
+}
+
 /// Serves `router` on an ephemeral loopback port for the rest of the test.
 pub(crate) async fn start(router: axum::Router) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -190,31 +324,51 @@ pub(crate) async fn get(addr: SocketAddr, path: &str) -> HttpResponse {
         let mut socket = send_request(addr, path).await;
         let mut raw = Vec::new();
         socket.read_to_end(&mut raw).await.unwrap();
-        let Head {
-            status,
-            headers,
-            body_start,
-        } = parse_head(&raw).expect("a complete response head");
-        let mut body_raw = raw[body_start..].to_vec();
-        let chunked = headers
-            .iter()
-            .any(|(n, v)| n.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
-        let body = if chunked {
-            let mut body = Vec::new();
-            dechunk(&mut body_raw, &mut body);
-            body
-        } else {
-            body_raw
-        };
-        HttpResponse {
-            status,
-            headers,
-            body: String::from_utf8(body).unwrap(),
-        }
+        parse_response(&raw)
     };
     tokio::time::timeout(TIMEOUT, fetch)
         .await
         .expect("response within 5s")
+}
+
+/// A complete GET over a unix socket.
+pub(crate) async fn get_unix(socket_path: &std::path::Path, path: &str) -> HttpResponse {
+    let fetch = async {
+        let mut socket = UnixStream::connect(socket_path).await.unwrap();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: netmon\r\nConnection: close\r\n\r\n");
+        socket.write_all(request.as_bytes()).await.unwrap();
+        let mut raw = Vec::new();
+        socket.read_to_end(&mut raw).await.unwrap();
+        parse_response(&raw)
+    };
+    tokio::time::timeout(TIMEOUT, fetch)
+        .await
+        .expect("response within 5s")
+}
+
+/// Splits a complete response into status, headers and decoded body.
+fn parse_response(raw: &[u8]) -> HttpResponse {
+    let Head {
+        status,
+        headers,
+        body_start,
+    } = parse_head(raw).expect("a complete response head");
+    let mut body_raw = raw[body_start..].to_vec();
+    let chunked = headers
+        .iter()
+        .any(|(n, v)| n.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    let body = if chunked {
+        let mut body = Vec::new();
+        dechunk(&mut body_raw, &mut body);
+        body
+    } else {
+        body_raw
+    };
+    HttpResponse {
+        status,
+        headers,
+        body: String::from_utf8(body).unwrap(),
+    }
 }
 
 /// A streaming (chunked) response being read line by line.

@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use clap::builder::{OsStringValueParser, TypedValueParser};
 use clap::Parser;
 
 use super::env::CONFIG_VAR;
@@ -18,6 +19,7 @@ NETMON_* environment variables, then these flags; later sources win.
 Examples:
   netmon --config /etc/netmon/netmon.yaml
   netmon --interface eth0 --interface eth1 --metrics-addr 0.0.0.0:9100
+  netmon --api-socket /tmp/netmon.sock            # the API for netmon-cli --agent /tmp/netmon.sock
   NETMON_FLOW_FLOW_TIMEOUT=30s netmon --config netmon.yaml --debug
   netmon --config netmon.yaml --check-config      # print effective config, exit 0 or 2
   netmon --print-default-config > netmon.yaml
@@ -44,6 +46,11 @@ pub struct AgentArgs {
     /// Flow API listener; overrides api.address.
     #[arg(long, value_name = "ADDR:PORT")]
     pub api_addr: Option<SocketAddr>,
+
+    /// Unix socket serving the same API (mode 0600); overrides api.socket.
+    /// An empty value turns the socket off (clap's path parser would refuse it).
+    #[arg(long, value_name = "PATH", value_parser = empty_or_path())]
+    pub api_socket: Option<PathBuf>,
 
     /// Kubeconfig for the Kubernetes API; overrides kubernetes.kubeconfig.
     /// Without either, `KUBECONFIG`, ~/.kube/config and the in-cluster
@@ -74,6 +81,11 @@ pub struct AgentArgs {
     pub print_default_config: bool,
 }
 
+/// A path, where the empty string is a valid value.
+fn empty_or_path() -> impl TypedValueParser<Value = PathBuf> {
+    OsStringValueParser::new().map(PathBuf::from)
+}
+
 impl AgentArgs {
     /// Applies the flags that were given on top of `config`.
     pub fn apply_to(&self, config: &mut Config) {
@@ -86,6 +98,9 @@ impl AgentArgs {
         }
         if let Some(addr) = self.api_addr {
             config.api.address = addr;
+        }
+        if let Some(path) = &self.api_socket {
+            config.api.socket = path.clone();
         }
         if let Some(path) = &self.kubeconfig {
             config.kubernetes.kubeconfig = Some(path.clone());

@@ -26,6 +26,7 @@ mod env;
 mod error;
 mod load;
 mod model;
+mod source;
 mod validate;
 
 pub use cli::AgentArgs;
@@ -41,6 +42,7 @@ pub use model::{
 pub use model::{
     DetectedProtocol, DnsConfig, DropsConfig, ProtocolDetectionConfig, RetransmitsConfig,
 };
+pub use source::{given_flags, key_problem, ConfigSource, Flags};
 
 /// What the agent does after reading its configuration.
 #[derive(Debug)]

@@ -294,13 +294,27 @@ pub struct ApiConfig {
     /// flow on the node and has no authentication of its own.
     #[serde(deserialize_with = "parsed::socket_addr")]
     pub address: SocketAddr,
+    /// Unix socket serving the same API (mode 0600: root only), where
+    /// `netmon-cli` looks by default; empty turns it off.
+    pub socket: PathBuf,
 }
+
+/// Where `netmon-cli` finds the agent unless told otherwise.
+pub const DEFAULT_API_SOCKET: &str = "/run/netmon/netmon.sock";
 
 impl Default for ApiConfig {
     fn default() -> Self {
         Self {
             address: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9091),
+            socket: PathBuf::from(DEFAULT_API_SOCKET),
         }
+    }
+}
+
+impl ApiConfig {
+    /// The unix socket's path, `None` when it is turned off.
+    pub fn socket_path(&self) -> Option<&std::path::Path> {
+        (!self.socket.as_os_str().is_empty()).then_some(self.socket.as_path())
     }
 }
 

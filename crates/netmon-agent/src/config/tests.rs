@@ -325,6 +325,18 @@ fn semantic_problems_name_the_setting_to_change() {
             "export.prometheus.series_expiry: must be greater than 0 (series would vanish between scrapes)",
         ),
         (
+            "api:\n  socket: run/netmon.sock\n",
+            "api.socket: run/netmon.sock is not an absolute path (or \"\" to turn the socket off)",
+        ),
+        (
+            "api:\n  socket: /run/netmon/\n",
+            "api.socket: /run/netmon/ names a directory, not a socket file",
+        ),
+        (
+            "api:\n  socket: /run/netmon/netmon-with-a-very-long-name-that-goes-on-and-on-and-on-for-much-more-than-a-hundred-and-seven-bytes.sock\n",
+            "api.socket: /run/netmon/netmon-with-a-very-long-name-that-goes-on-and-on-and-on-for-much-more-than-a-hundred-and-seven-bytes.sock is 117 bytes long; a unix socket path has at most 107",
+        ),
+        (
             "kubernetes:\n  kubeconfig: /nonexistent/netmon-kubeconfig\n",
             "kubernetes.kubeconfig: /nonexistent/netmon-kubeconfig: No such file or directory (os error 2)",
         ),
@@ -600,12 +612,18 @@ fn flags_set_what_their_help_says() {
         "127.0.0.1:9100",
         "--api-addr",
         "[::1]:9200",
+        "--api-socket",
+        "/tmp/netmon-test.sock",
         "--debug",
     ];
     let config = load_from("", &flags, &[]).unwrap();
     assert_eq!(config.capture.interfaces, ["eth0", "eth1", "eth2"]);
     assert_eq!(config.metrics_addr(), "127.0.0.1:9100".parse().unwrap());
     assert_eq!(config.api.address, "[::1]:9200".parse().unwrap());
+    assert_eq!(
+        config.api.socket_path(),
+        Some(std::path::Path::new("/tmp/netmon-test.sock"))
+    );
     assert_eq!(config.log.level, LogLevel::Debug);
 }
 
@@ -880,4 +898,19 @@ fn the_protocol_list_comes_from_the_environment_too() {
         [DetectedProtocol::Tls, DetectedProtocol::Http]
     );
     assert!(!config.features.dns.enabled);
+}
+
+#[test]
+fn an_empty_api_socket_turns_the_socket_off_from_any_source() {
+    let default = load_from("", &[], &[]).unwrap();
+    assert_eq!(
+        default.api.socket_path(),
+        Some(std::path::Path::new("/run/netmon/netmon.sock"))
+    );
+    let from_file = load_from("api:\n  socket: \"\"\n", &[], &[]).unwrap();
+    assert_eq!(from_file.api.socket_path(), None);
+    let from_env = load_from("", &[], &[("NETMON_API_SOCKET", "")]).unwrap();
+    assert_eq!(from_env.api.socket_path(), None);
+    let from_flag = load_from("", &["--api-socket", ""], &[]).unwrap();
+    assert_eq!(from_flag.api.socket_path(), None);
 }

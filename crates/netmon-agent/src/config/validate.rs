@@ -19,6 +19,8 @@ const MAX_WORKERS: usize = 256;
 const MAX_SAMPLING_RATE: u32 = 1_000_000;
 /// Smaller channels turn every burst into back-pressure on the kernel reader.
 const MIN_BUFFER_SIZE: usize = 16;
+/// `sun_path` holds 108 bytes including the terminating NUL.
+const MAX_SOCKET_PATH: usize = 107;
 
 /// A failed check: the problem, plus the other settings its judgement
 /// depends on, so the loader can drop it when one of those was rejected and
@@ -64,6 +66,7 @@ pub(crate) fn checks(config: &Config) -> Vec<Check> {
     check_capture(&config.capture, &mut out);
     check_flow(config, &mut out);
     check_export(config, &mut out);
+    check_api(config, &mut out);
     check_kubernetes(config, &mut out);
     check_features(config, &mut out);
     check_nat(config, &mut out);
@@ -250,6 +253,33 @@ fn check_export(config: &Config, out: &mut Vec<Check>) {
                 "export.prometheus.port",
             ]),
         );
+    }
+}
+
+fn check_api(config: &Config, out: &mut Vec<Check>) {
+    let Some(socket) = config.api.socket_path() else {
+        return;
+    };
+    let shown = socket.display();
+    if !socket.is_absolute() {
+        out.push(Check::new(
+            "api.socket",
+            format!("{shown} is not an absolute path (or \"\" to turn the socket off)"),
+        ));
+    } else if socket.as_os_str().len() > MAX_SOCKET_PATH {
+        out.push(Check::new(
+            "api.socket",
+            format!(
+                "{shown} is {} bytes long; a unix socket path has at most {MAX_SOCKET_PATH}",
+                socket.as_os_str().len()
+            ),
+        ));
+    } else if socket.file_name().is_none() || socket.as_os_str().as_encoded_bytes().ends_with(b"/")
+    {
+        out.push(Check::new(
+            "api.socket",
+            format!("{shown} names a directory, not a socket file"),
+        ));
     }
 }
 

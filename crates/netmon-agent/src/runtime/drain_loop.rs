@@ -24,18 +24,27 @@ use crate::{
 
 use super::{nat, state::context, AgentState};
 
+/// Drains every `flush_interval`, which can change while it runs
+/// (`flow.flush_interval` is a live setting): the next drain is then one
+/// new interval after the change.
 pub async fn run(
     state: Arc<AgentState>,
-    interval: Duration,
+    mut flush_interval: watch::Receiver<Duration>,
     drop_reasons: Arc<DropReasons>,
     readiness: Readiness,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut interval = *flush_interval.borrow_and_update();
+    let mut ticker = ticker(tokio::time::Instant::now(), interval);
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
+            Ok(()) = flush_interval.changed() => {
+                interval = *flush_interval.borrow_and_update();
+                ticker = ticker_after(interval);
+                debug!(interval = %humantime::format_duration(interval), "flush interval changed");
+                continue;
+            }
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
         let state2 = state.clone();
@@ -55,6 +64,17 @@ pub async fn run(
             Err(e) => warn!(error = %e, "drain task panicked"),
         }
     }
+}
+
+fn ticker(start: tokio::time::Instant, interval: Duration) -> tokio::time::Interval {
+    let mut ticker = tokio::time::interval_at(start, interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker
+}
+
+/// A ticker whose first tick is one `interval` from now.
+fn ticker_after(interval: Duration) -> tokio::time::Interval {
+    ticker(tokio::time::Instant::now() + interval, interval)
 }
 
 /// Payload findings wait for their connection's record: one found no

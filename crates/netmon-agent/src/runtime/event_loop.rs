@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use netmon_ebpf::EventReader;
 use tokio::sync::watch;
-use tracing::warn;
+use tracing::{trace, warn};
 
 use crate::{
     export::prometheus::Stage,
@@ -73,6 +73,10 @@ pub async fn run(
             state
                 .metrics
                 .record_tcp_event(event.kind, event.connect_latency_ns);
+            // One line per connection event: only with `debug trace on`
+            // (or log.level trace), never at the levels a node runs with.
+            trace!(kind = ?event.kind, local = %endpoint(event.local), remote = %endpoint(event.remote),
+                   connect_latency_ns = event.connect_latency_ns, netns = event.netns_ino, "tcp event");
         }
         state.metrics.add_events_processed(batch.len() as u64);
         state.publish(&changes);
@@ -80,4 +84,8 @@ pub async fn run(
             .metrics
             .observe_processing(Stage::Events, started.elapsed());
     }
+}
+
+fn endpoint(end: crate::flow::Endpoint) -> std::net::SocketAddr {
+    std::net::SocketAddr::new(end.ip, end.port)
 }

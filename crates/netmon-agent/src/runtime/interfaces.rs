@@ -8,25 +8,18 @@ use netmon_ebpf::attach::AttachPreference;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use crate::{
-    config::Config,
-    source::links::{self, InterfaceSelection},
-};
+use crate::source::links::{self, InterfaceSelection};
 
 use super::AgentState;
 
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
 
-pub fn selection(config: &Config) -> InterfaceSelection {
-    InterfaceSelection {
-        include: config.capture.interfaces.clone(),
-        exclude: config.capture.exclude_interfaces.clone(),
-    }
-}
-
+/// Reconciles every poll, and at once when the selection changes
+/// (`capture.interfaces` and `capture.exclude_interfaces` are live
+/// settings): interfaces it no longer selects are detached like ones gone.
 pub async fn watch(
     state: Arc<AgentState>,
-    selection: InterfaceSelection,
+    mut selection: watch::Receiver<InterfaceSelection>,
     preference: AttachPreference,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -34,10 +27,11 @@ pub async fn watch(
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
+            Ok(()) = selection.changed() => {}
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
         let state = state.clone();
-        let selection = selection.clone();
+        let selection = selection.borrow_and_update().clone();
         let _ =
             tokio::task::spawn_blocking(move || sync_once(&state, &selection, preference)).await;
     }

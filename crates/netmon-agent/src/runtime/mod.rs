@@ -10,6 +10,7 @@ mod nat;
 mod payload_loop;
 mod port_scans;
 mod state;
+mod status;
 
 use std::{sync::Arc, time::Duration};
 
@@ -19,8 +20,9 @@ use tokio::{net::TcpListener, sync::watch};
 use tracing::{info, warn};
 
 use crate::{
-    api::{self, Readiness},
+    api::{self, ApiSocket, ConfigStatusHandle, Readiness},
     config::{AttachMode as AttachModeSetting, Config},
+    control::{Control, ControlInputs, ControlParts},
     enrich::{
         k8s::{self, Connection, K8sEnrichment},
         Enricher,
@@ -31,6 +33,7 @@ use crate::{
 };
 
 pub use state::AgentState;
+pub use status::{AgentStatusSource, StartedParts};
 
 #[derive(Debug, Error)]
 pub enum RuntimeError {
@@ -49,6 +52,8 @@ pub enum RuntimeError {
     NoBtf,
     #[error("Kubernetes: {0}")]
     Kubernetes(#[from] k8s::K8sError),
+    #[error(transparent)]
+    ApiSocket(#[from] api::UnixSocketError),
 }
 
 pub fn table_config(config: &Config) -> FlowTableConfig {
@@ -69,7 +74,7 @@ fn attach_preference(config: &Config) -> AttachPreference {
 
 /// Runs the agent until SIGTERM or SIGINT; on return every program and link
 /// has been detached (the eBPF object is dropped).
-pub async fn run(config: Config) -> Result<(), RuntimeError> {
+pub async fn run(config: Config, control_inputs: ControlInputs) -> Result<(), RuntimeError> {
     let features = KernelFeatures::probe();
     info!(kernel = %features.kernel_version, btf = features.btf, tcx = features.tcx,
           tcp_tracepoint = features.inet_sock_set_state, "kernel features probed");
@@ -112,6 +117,8 @@ pub async fn run(config: Config) -> Result<(), RuntimeError> {
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut tasks = Vec::new();
+    let mut started = StartedParts::default();
+    let kernel_features = ebpf.features().clone();
 
     let kubernetes = match k8s::connect(&config.kubernetes).await? {
         Connection::Client(client) => Some(K8sEnrichment::start(
@@ -160,6 +167,18 @@ pub async fn run(config: Config) -> Result<(), RuntimeError> {
         state = state.with_resolved_names(names);
     }
     let state = Arc::new(state);
+    // Live configuration: file reloads, `config set`, trace switch, logs.
+    let config_status = ConfigStatusHandle::new(control_inputs.source.path());
+    let restart_status = config_status.clone();
+    let control = Control::new(ControlParts::of_agent(
+        &config,
+        control_inputs,
+        state.clone(),
+        metrics.clone(),
+        Arc::new(move |keys| restart_status.set_restart_required(keys.to_vec())),
+    ));
+    tasks.extend(control.start_watching(shutdown_rx.clone()));
+    let kubernetes_watches = kubernetes.as_ref().map(|e| e.status.clone());
     if let Some(enrichment) = kubernetes {
         tasks.extend(enrichment.tasks);
         tasks.push(tokio::spawn(k8s_status::run(
@@ -176,9 +195,9 @@ pub async fn run(config: Config) -> Result<(), RuntimeError> {
     }
 
     // Interfaces first, so the first drain already covers them.
-    let selection = interfaces::selection(&config);
+    let selection = control.interfaces();
     let preference = attach_preference(&config);
-    interfaces::sync_once(&state, &selection, preference);
+    interfaces::sync_once(&state, &selection.borrow().clone(), preference);
     tasks.push(tokio::spawn(interfaces::watch(
         state.clone(),
         selection,
@@ -187,22 +206,29 @@ pub async fn run(config: Config) -> Result<(), RuntimeError> {
     )));
     if let Some(ring) = events {
         match netmon_ebpf::EventReader::new(ring) {
-            Ok(reader) => tasks.push(tokio::spawn(event_loop::run(
-                state.clone(),
-                reader,
-                shutdown_rx.clone(),
-            ))),
+            Ok(reader) => {
+                started.tcp_lifecycle = true;
+                tasks.push(tokio::spawn(event_loop::run(
+                    state.clone(),
+                    reader,
+                    shutdown_rx.clone(),
+                )))
+            }
             Err(e) => warn!(error = %e, "TCP lifecycle tracking is off: ring buffer not pollable"),
         }
     }
     match payloads {
         Some(ring) if inspect.payload_flags() != 0 => match netmon_ebpf::PayloadReader::new(ring) {
-            Ok(reader) => tasks.push(tokio::spawn(payload_loop::run(
-                state.clone(),
-                reader,
-                inspect,
-                shutdown_rx.clone(),
-            ))),
+            Ok(reader) => {
+                started.dns = inspect.dns.is_some();
+                started.protocol_detection = inspect.protocols.is_some();
+                tasks.push(tokio::spawn(payload_loop::run(
+                    state.clone(),
+                    reader,
+                    inspect,
+                    shutdown_rx.clone(),
+                )))
+            }
             Err(e) => {
                 warn!(error = %e, "DNS and protocol detection are off: payload ring buffer not pollable")
             }
@@ -213,7 +239,7 @@ pub async fn run(config: Config) -> Result<(), RuntimeError> {
     }
     tasks.push(tokio::spawn(drain_loop::run(
         state.clone(),
-        config.flow.flush_interval,
+        control.flush_interval(),
         drop_reasons,
         readiness.clone(),
         shutdown_rx.clone(),
@@ -259,18 +285,33 @@ pub async fn run(config: Config) -> Result<(), RuntimeError> {
             addr: api_addr,
             source,
         })?;
-    let lag_metrics = metrics.clone();
-    let router = api::api_router_with_lag_hook(
+    let status = Arc::new(AgentStatusSource::new(
         state.clone(),
-        readiness.clone(),
-        Arc::new(move |missed| lag_metrics.add_follow_lagged(missed)),
-    );
+        k8s::node_name(&config.kubernetes),
+        &kernel_features,
+        kubernetes_watches,
+        started,
+    ));
+    let router = api_router(&state, status, config_status, &readiness).merge(control.router());
     info!(addr = %api_addr, "API listener up");
     servers.push(tokio::spawn(api::serve(
         listener,
-        router,
+        router.clone(),
         wait_shutdown(shutdown_rx.clone()),
     )));
+    let mut api_socket = None;
+    if let Some(path) = config.api.socket_path() {
+        let mut socket = ApiSocket::bind(path)?;
+        if let Some(listener) = socket.take_listener() {
+            info!(path = %path.display(), "API socket up");
+            servers.push(tokio::spawn(api::serve(
+                listener,
+                router,
+                wait_shutdown(shutdown_rx.clone()),
+            )));
+        }
+        api_socket = Some(socket);
+    }
 
     wait_for_signal().await;
     info!("shutting down");
@@ -283,9 +324,29 @@ pub async fn run(config: Config) -> Result<(), RuntimeError> {
         // Follow streams never end by themselves; give them a moment.
         let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
     }
+    if let Some(socket) = api_socket {
+        socket.remove();
+    }
     state.shutdown();
     info!("all programs detached");
     Ok(())
+}
+
+/// The API, served alike on the TCP listener and the unix socket.
+fn api_router(
+    state: &Arc<AgentState>,
+    status: Arc<AgentStatusSource>,
+    config: ConfigStatusHandle,
+    readiness: &Readiness,
+) -> axum::Router {
+    let lag_metrics = state.metrics.clone();
+    api::api_router_with(api::ApiSources {
+        flows: state.clone(),
+        status,
+        config,
+        readiness: readiness.clone(),
+        on_lag: Arc::new(move |missed| lag_metrics.add_follow_lagged(missed)),
+    })
 }
 
 /// The exporter's options from the configuration. Context labels that need

@@ -20,7 +20,7 @@ use crate::source::kernel::monotonic_ns;
 const DEFAULT_MAX_APP_OBSERVATIONS: usize = 65_536;
 use super::port_scans::PortScans;
 use crate::{
-    api::{FlowEvent, FlowEventKind, FlowSource, FlowView, SecurityEventView},
+    api::{DebugFlow, FlowEvent, FlowEventKind, FlowSource, FlowView, SecurityEventView},
     enrich::{Enricher, Resolver},
     export::prometheus::{AgentMetrics, FlowContext},
     flow::{Direction, FlowChange, FlowChangeKind, FlowRecord, FlowTable},
@@ -164,6 +164,23 @@ impl AgentState {
         let mut resolver = self.enricher.resolver();
         self.metrics
             .record_changes(changes, |r| context(r, &local, &mut resolver));
+        // One line per flow change: only with `debug trace on` (or
+        // log.level trace), never at the levels a node runs with.
+        if tracing::enabled!(tracing::Level::TRACE) {
+            for change in changes {
+                let key = &change.record.key;
+                tracing::trace!(
+                    kind = ?change.kind,
+                    protocol = ?key.protocol,
+                    initiator = %std::net::SocketAddr::new(key.initiator.ip, key.initiator.port),
+                    responder = %std::net::SocketAddr::new(key.responder.ip, key.responder.port),
+                    added_tx_bytes = change.added_tx.bytes,
+                    added_rx_bytes = change.added_rx.bytes,
+                    status = ?change.record.status,
+                    "flow change"
+                );
+            }
+        }
         if let Some(port_scans) = &self.port_scans {
             port_scans.observe(changes, &self.metrics, |r| resolver.identify(r));
         }
@@ -186,6 +203,46 @@ impl AgentState {
             flow.app.dst_dns_name = resolved.lookup(&change.record.key.responder.ip, mono_now);
             let _ = self.events.send(Arc::new(FlowEvent { event, flow }));
         }
+    }
+
+    /// Open follow streams (each holds one receiver).
+    pub fn follow_subscribers(&self) -> usize {
+        self.events.receiver_count()
+    }
+
+    /// Payload findings waiting for the next drain, and the queue's bound.
+    pub fn app_observations_queued(&self) -> (usize, usize) {
+        let queued = self
+            .app_observations
+            .lock()
+            .expect("observations lock")
+            .len();
+        (queued, self.max_app_observations)
+    }
+
+    /// The API view of every record, passed with its record to `each`;
+    /// the locks are held for the whole table, not per record.
+    fn map_records<T>(&self, mut each: impl FnMut(&FlowRecord, FlowView) -> T) -> Vec<T> {
+        let table = self.table.lock().expect("table lock");
+        let local = self.local_addresses();
+        let mut resolver = self.enricher.resolver();
+        let names = self.interface_names.read().expect("names lock");
+        let resolved = self.resolved_names.read().expect("names lock");
+        let mono_now = monotonic_ns();
+        table
+            .records()
+            .map(|r| {
+                let flow_context = context(r, &local, &mut resolver);
+                let mut flow = view(r, flow_context, &names, self.sampling_rate);
+                flow.app.dst_dns_name = resolved.lookup(&r.key.responder.ip, mono_now);
+                each(r, flow)
+            })
+            .collect()
+    }
+
+    /// Every record with its internal fields (`/debug/flows`).
+    pub fn debug_flows(&self) -> Vec<DebugFlow> {
+        self.map_records(DebugFlow::of)
     }
 
     /// Detaches every program (by dropping the eBPF object).
@@ -233,21 +290,7 @@ pub fn context(
 
 impl FlowSource for AgentState {
     fn snapshot(&self) -> Vec<FlowView> {
-        let table = self.table.lock().expect("table lock");
-        let local = self.local_addresses();
-        let mut resolver = self.enricher.resolver();
-        let names = self.interface_names.read().expect("names lock");
-        let resolved = self.resolved_names.read().expect("names lock");
-        let mono_now = monotonic_ns();
-        table
-            .records()
-            .map(|r| {
-                let flow_context = context(r, &local, &mut resolver);
-                let mut flow = view(r, flow_context, &names, self.sampling_rate);
-                flow.app.dst_dns_name = resolved.lookup(&r.key.responder.ip, mono_now);
-                flow
-            })
-            .collect()
+        self.map_records(|_, flow| flow)
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Arc<FlowEvent>> {

@@ -136,6 +136,8 @@ pub struct Agent {
     log_path: std::path::PathBuf,
     api: SocketAddr,
     metrics: SocketAddr,
+    /// The API's unix socket (`--api-socket`).
+    socket: std::path::PathBuf,
     // Last field: removed after the child is gone.
     _dir: TempDir,
 }
@@ -145,6 +147,16 @@ impl Agent {
     /// in place, so the child's pid is the agent's) and waits until
     /// `/readyz` answers 200: programs attached, first drain done.
     pub fn start(node: &Netns, config: AgentConfig) -> Agent {
+        Agent::start_with_flags(node, config, &[])
+    }
+
+    /// [`Agent::start`] with `flags` added to the command line, after the
+    /// harness's own (so they win over them).
+    pub fn start_with_flags(
+        node: &Netns,
+        config: AgentConfig,
+        flags: &[&std::ffi::OsStr],
+    ) -> Agent {
         let dir = TempDir::new("agent");
         let config_path = dir.path().join("netmon.yaml");
         std::fs::write(&config_path, config.yaml()).expect("write agent config");
@@ -162,6 +174,17 @@ impl Agent {
         for interface in &config.interfaces {
             command.args(["--interface", interface]);
         }
+        // Each agent's socket in its own directory: the machine's
+        // /run/netmon stays untouched, and parallel agents never share one.
+        let socket = match flags.iter().position(|f| *f == "--api-socket") {
+            Some(at) => std::path::PathBuf::from(flags.get(at + 1).expect("--api-socket PATH")),
+            None => {
+                let socket = dir.path().join("netmon.sock");
+                command.arg("--api-socket").arg(&socket);
+                socket
+            }
+        };
+        command.args(flags);
         // The agent treats every NETMON_* variable as a setting (and an
         // unknown one as an error): the test's config must be all it gets.
         for (name, _) in std::env::vars_os() {
@@ -190,10 +213,21 @@ impl Agent {
             log_path,
             api: API_ADDR.parse().expect("api address"),
             metrics: METRICS_ADDR.parse().expect("metrics address"),
+            socket,
             _dir: dir,
         };
         agent.wait_until_ready();
         agent
+    }
+
+    /// The API's TCP address, inside the node namespace.
+    pub fn api_addr(&self) -> SocketAddr {
+        self.api
+    }
+
+    /// The API's unix socket, reachable from any namespace (it is a file).
+    pub fn socket_path(&self) -> &std::path::Path {
+        &self.socket
     }
 
     pub fn pid(&self) -> u32 {
@@ -970,5 +1004,111 @@ fn parse_labels(text: &str) -> Option<BTreeMap<String, String>> {
             }
         }
         labels.insert(key.trim().to_string(), value);
+    }
+}
+
+// ---- Live configuration: rewriting the agent's config file, and API
+// requests with a method and a body. ----
+
+impl AgentConfig {
+    /// The config file the agent is started with, as YAML.
+    pub fn to_yaml(&self) -> String {
+        self.yaml()
+    }
+}
+
+impl Agent {
+    /// The agent's `--config` file.
+    pub fn config_file(&self) -> std::path::PathBuf {
+        self._dir.path().join("netmon.yaml")
+    }
+
+    /// Replaces the config file's content the way a ConfigMap update does:
+    /// the new content appears at once (written beside it, then renamed).
+    pub fn rewrite_config(&self, yaml: &str) {
+        let path = self.config_file();
+        let staged = path.with_extension("yaml.new");
+        std::fs::write(&staged, yaml).expect("write the new config");
+        std::fs::rename(&staged, &path).expect("swap the config file");
+    }
+
+    /// `method path` on the API listener with `body` as JSON.
+    pub fn api_request(&self, method: &str, path: &str, body: Option<&str>) -> HttpResponse {
+        http_request(&self.ns, self.api, method, path, body)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}\nagent log:\n{}", self.log()))
+    }
+
+    /// `GET path` on the API listener, answered 200 with JSON.
+    pub fn api_json(&self, path: &str) -> serde_json::Value {
+        let response = self.api_request("GET", path, None);
+        assert_eq!(
+            response.status, 200,
+            "GET {path} answered {}: {}",
+            response.status, response.body
+        );
+        serde_json::from_str(&response.body)
+            .unwrap_or_else(|e| panic!("GET {path} is not JSON ({e}): {}", response.body))
+    }
+}
+
+/// One HTTP/1.1 request from inside namespace `ns`, with an optional JSON
+/// body (`Connection: close`).
+pub fn http_request(
+    ns: &str,
+    address: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> io::Result<HttpResponse> {
+    let mut stream = in_netns(ns, || {
+        TcpStream::connect_timeout(&address, Duration::from_secs(2))
+    })?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let body = body.unwrap_or("");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    parse_response(&raw)
+}
+
+// ---- The API over the agent's unix socket (`--api-socket`). ----
+
+/// A minimal HTTP/1.1 GET over the unix socket at `socket`
+/// (`Connection: close`). Unix sockets live in the file system, not in a
+/// network namespace, so no namespace needs entering.
+pub fn http_get_unix(socket: &std::path::Path, path: &str) -> io::Result<HttpResponse> {
+    let mut stream = std::os::unix::net::UnixStream::connect(socket)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: netmon\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    parse_response(&raw)
+}
+
+impl Agent {
+    /// `GET path` over the unix socket at `socket`, answered 200 with JSON.
+    pub fn socket_json(&self, socket: &std::path::Path, path: &str) -> serde_json::Value {
+        let response = http_get_unix(socket, path).unwrap_or_else(|e| {
+            panic!(
+                "GET {path} over {}: {e}\nagent log:\n{}",
+                socket.display(),
+                self.log()
+            )
+        });
+        assert_eq!(
+            response.status, 200,
+            "GET {path} over the socket answered {}: {}",
+            response.status, response.body
+        );
+        serde_json::from_str(&response.body)
+            .unwrap_or_else(|e| panic!("GET {path} is not JSON ({e}): {}", response.body))
     }
 }

@@ -13,6 +13,7 @@ use prometheus::{
 use thiserror::Error;
 
 use super::app::AppMetrics;
+use super::config::{ConfigMetrics, ConfigReload};
 use super::flow_series::FlowSeries;
 use super::k8s::{K8sMetrics, K8sReading};
 use super::kernel::{AttachMode, Hook, InterfaceMetrics, KernelCounters, KernelMetrics};
@@ -133,6 +134,7 @@ pub struct AgentMetrics {
     rtt: RttMetrics,
     loss: LossMetrics,
     app: AppMetrics,
+    config: ConfigMetrics,
 }
 
 fn validate(options: &MetricsOptions) -> Result<(), MetricsError> {
@@ -338,6 +340,7 @@ impl AgentMetrics {
             rtt: RttMetrics::register(&r, options.connect_latency_buckets.clone())?,
             loss: LossMetrics::register(&r)?,
             app: AppMetrics::register(&r)?,
+            config: ConfigMetrics::register(&r)?,
             registry: r,
         })
     }
@@ -606,6 +609,17 @@ impl AgentMetrics {
     /// DNS and application-protocol metrics.
     pub fn app(&self) -> &AppMetrics {
         &self.app
+    }
+
+    /// Creates the config reload series at 0; call once when the agent
+    /// has its live configuration controls.
+    pub fn start_config_reloads(&self) {
+        self.config.start();
+    }
+
+    /// Counts one reload of the configuration file.
+    pub fn record_config_reload(&self, result: ConfigReload) {
+        self.config.record(result);
     }
 
     /// Updates the kube-netc gauges; call once per flush interval with that

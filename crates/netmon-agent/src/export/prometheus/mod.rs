@@ -1,6 +1,7 @@
 //! Prometheus exporter: the agent's metrics and the `/metrics` listener.
 
 mod app;
+mod config;
 mod flow_series;
 mod k8s;
 mod kernel;
@@ -19,6 +20,7 @@ mod server;
 mod tests;
 
 pub use app::{AppMetrics, AppReading, DNS_LATENCY_BUCKETS};
+pub use config::ConfigReload;
 pub use k8s::K8sReading;
 pub use kernel::{AttachMode, Hook, KernelCounters};
 pub use loss::{LossMetrics, LossStats};

@@ -696,6 +696,8 @@ fn populated_metrics() -> AgentMetrics {
         retransmits: 2,
         ..LossStats::default()
     });
+    metrics.start_config_reloads();
+    metrics.record_config_reload(super::ConfigReload::Rejected);
     metrics
         .loss()
         .set_drop_totals(&[crate::source::loss::NamedDropTotal {
