@@ -140,9 +140,9 @@ pub enum FlowFormat {
     Table,
     /// One JSON object per line (the agent's flow JSON).
     Json,
-    /// Comma-separated, with a header (dump only).
+    /// Comma-separated, with a header (flows dump only).
     Csv,
-    /// One short line per flow: `src -> dst proto status bytes`.
+    /// One short line per flow: `time src -> dst proto status bytes`.
     Compact,
 }
 
@@ -157,14 +157,17 @@ pub struct FlowWindowArgs {
     pub since: Option<std::time::Duration>,
 }
 
-/// Flow filters. Each applies to either end unless it says from/to; the
-/// flag `--not` negates the filter that follows it; filters combine with
-/// AND, and a comma-separated value matches any of its items.
+/// Flow filters. Each applies to either end unless it says from/to (from:
+/// the initiator, to: the responder); `--not` negates the filter flag that
+/// directly follows it; filters combine with AND. `--status` takes a
+/// comma-separated list (any of them), and repeating it adds to the list.
 #[derive(Debug, Clone, Default, Args)]
 pub struct FlowFilterArgs {
-    /// Negate the next filter flag: `--not --port 53`.
-    #[arg(long, action = clap::ArgAction::Count)]
-    pub not: u8,
+    // Each `--not` is kept (not counted) so that its position on the
+    // command line tells which filter it negates.
+    /// Negate the filter flag that directly follows: `--not --port 53`.
+    #[arg(long, action = clap::ArgAction::Append, num_args = 0, default_missing_value = "true")]
+    pub not: Vec<bool>,
     /// Either end's address.
     #[arg(long, value_name = "ADDR")]
     pub ip: Vec<String>,
@@ -177,8 +180,10 @@ pub struct FlowFilterArgs {
     /// Either end's port.
     #[arg(long, value_name = "PORT")]
     pub port: Vec<String>,
+    /// The initiator's port.
     #[arg(long, value_name = "PORT")]
     pub from_port: Vec<String>,
+    /// The responder's port.
     #[arg(long, value_name = "PORT")]
     pub to_port: Vec<String>,
     /// tcp, udp, icmp, icmpv6, sctp or a number.
@@ -194,20 +199,24 @@ pub struct FlowFilterArgs {
     /// Either end's pod (Kubernetes).
     #[arg(long, value_name = "NAME")]
     pub pod: Vec<String>,
+    /// Either end's namespace (Kubernetes).
     #[arg(long, value_name = "NAME")]
     pub namespace: Vec<String>,
+    /// Either end's workload: Deployment, StatefulSet, DaemonSet, ...
     #[arg(long, value_name = "NAME")]
     pub workload: Vec<String>,
+    /// Either end's Service (Kubernetes).
     #[arg(long, value_name = "NAME")]
     pub service: Vec<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct TopArgs {
-    /// What the rows are: flows, or peers (remote addresses summed).
+    /// What the rows are: flows, or peers (flows summed by the address at
+    /// their far end; key f switches live).
     #[arg(long, value_enum, default_value_t = TopRows::Flows)]
     pub by: TopRows,
-    /// Initial sort column (keys b, p, c, n change it live).
+    /// Initial sort column (keys b, p, c change it live).
     #[arg(long, value_enum, default_value_t = TopSort::Bytes)]
     pub sort: TopSort,
     /// Refresh period.
@@ -235,6 +244,7 @@ pub enum TopSort {
 
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
+    /// table: aligned text; json: {"checks": [{name, status, detail, fix}], "ok": bool}.
     #[arg(short, long, value_enum, default_value_t = ReportFormat::Table)]
     pub output: ReportFormat,
     /// Where tracefs is mounted.
@@ -249,15 +259,30 @@ pub struct DoctorArgs {
     /// The kernel's BTF.
     #[arg(long, value_name = "PATH", default_value = "/sys/kernel/btf/vmlinux")]
     pub btf: PathBuf,
-    /// TCP ports netmon listens on, checked for being free (or held by
-    /// netmon itself).
+    /// TCP ports netmon listens on (api.address 9091 and
+    /// export.prometheus.port 9090 by default), checked for being free or
+    /// held by netmon itself.
     #[arg(
         long,
         value_name = "PORT",
         value_delimiter = ',',
-        default_value = "9091,9100"
+        default_value = "9091,9090",
+        value_parser = clap::value_parser!(u16).range(1..)
     )]
     pub ports: Vec<u16>,
+}
+
+impl DoctorArgs {
+    /// Every flag at its default, as a plain `netmon-cli doctor` runs (the
+    /// support bundle's doctor report).
+    pub fn defaults() -> Self {
+        #[derive(Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            args: DoctorArgs,
+        }
+        Defaults::parse_from(["doctor"]).args
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -368,7 +393,8 @@ Exit status: 0 success, 1 failure (agent unreachable, request refused,
 a check failed), 2 usage error (unknown flag, bad value).";
 
 const TOP_EXAMPLES: &str = "\
-Keys: b bytes/s, p packets/s, c connections, / filter, Esc clear filter, q quit.
+Keys: b bytes/s, p packets/s, c connections, f flows/peers, / filter,
+Esc clear filter, q quit.
 
 Examples:
   netmon-cli top

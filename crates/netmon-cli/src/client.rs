@@ -148,6 +148,22 @@ impl AgentClient {
         decode(path, &answer)
     }
 
+    /// `method path` with a JSON body, answered with any status: the status
+    /// and the JSON answer, for refusals that carry more than one message
+    /// (`PUT /api/v1/config` lists every problem).
+    pub async fn send_json_any_status<B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &B,
+    ) -> Result<(StatusCode, serde_json::Value), ClientError> {
+        let encoded = serde_json::to_vec(body).map_err(ClientError::Encode)?;
+        let response = self.send(method, path, Some(encoded)).await?;
+        let status = response.status();
+        let answer = self.collect(response).await?;
+        Ok((status, decode(path, &answer)?))
+    }
+
     /// `GET path` as a stream of lines (NDJSON follow streams); the stream
     /// ends when the agent closes it.
     pub async fn stream_lines(&self, path: &str) -> Result<LineStream, ClientError> {
@@ -280,6 +296,38 @@ where
     Ok(sender)
 }
 
+/// `path?name=value&...`, names and values percent-encoded (everything but
+/// RFC 3986's unreserved characters), or `path` alone without pairs.
+pub fn with_query<K: AsRef<str>, V: AsRef<str>>(path: &str, pairs: &[(K, V)]) -> String {
+    if pairs.is_empty() {
+        return path.to_owned();
+    }
+    let encoded: Vec<String> = pairs
+        .iter()
+        .map(|(name, value)| {
+            format!(
+                "{}={}",
+                percent_encode(name.as_ref()),
+                percent_encode(value.as_ref())
+            )
+        })
+        .collect();
+    format!("{path}?{}", encoded.join("&"))
+}
+
+fn percent_encode(text: &str) -> String {
+    let mut encoded = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                encoded.push(char::from(byte))
+            }
+            _ => encoded.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    encoded
+}
+
 fn decode<T: DeserializeOwned>(path: &str, body: &[u8]) -> Result<T, ClientError> {
     serde_json::from_slice(body).map_err(|source| ClientError::Decode {
         path: path.to_owned(),
@@ -351,6 +399,18 @@ mod tests {
         assert_eq!(
             AgentAddress::parse("[::1]:9091").unwrap(),
             AgentAddress::Tcp("[::1]:9091".to_owned())
+        );
+    }
+
+    #[test]
+    fn query_values_are_percent_encoded() {
+        assert_eq!(
+            with_query("/api/v1/flows", &[("ip", "fd00::1"), ("pod", "a b&c=d")]),
+            "/api/v1/flows?ip=fd00%3A%3A1&pod=a%20b%26c%3Dd"
+        );
+        assert_eq!(
+            with_query::<&str, &str>("/api/v1/flows", &[]),
+            "/api/v1/flows"
         );
     }
 

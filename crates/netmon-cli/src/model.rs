@@ -121,3 +121,48 @@ impl StreamLine {
         Ok(StreamLine::Other(value))
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// One flow as the agent's JSON has it: a closed HTTP connection of
+    /// 1 MiB out and 300,000 bytes back, last seen at 17:00:00.250 UTC.
+    pub(crate) const FIXED_FLOW_JSON: &str = r#"{"id":7,"src_ip":"10.0.0.1","src_port":40000,"dst_ip":"10.0.0.2","dst_port":8080,"protocol":"tcp","protocol_number":6,"ip_version":4,"direction":"forwarded","interface":"veth-a","tx_bytes":1048576,"rx_bytes":300000,"tx_packets":700,"rx_packets":400,"tcp_flags":["SYN","ACK","FIN"],"status":"closed","first_seen":"2025-12-03T16:59:58.000000000Z","last_seen":"2025-12-03T17:00:00.250000000Z","first_seen_ns":1764781198000000000,"last_seen_ns":1764781200250000000,"ended_at":"2025-12-03T17:00:00.250000000Z","connect_latency_us":850,"rtt_mean_us":120,"retransmits":0,"drops":0,"app_protocol":"http","src_pod":null,"src_namespace":null,"dst_pod":null,"dst_namespace":null,"dst_service":null,"dst_dns_name":null}"#;
+
+    pub(crate) fn fixed_flow() -> Flow {
+        serde_json::from_str(FIXED_FLOW_JSON).expect("the fixture is a flow")
+    }
+
+    #[test]
+    fn fields_the_cli_does_not_show_are_kept() {
+        let flow = fixed_flow();
+        assert_eq!(flow.extra["protocol_number"], 6);
+        assert_eq!(
+            flow.extra["tcp_flags"],
+            serde_json::json!(["SYN", "ACK", "FIN"])
+        );
+        assert_eq!(flow.bytes(), 1_348_576);
+        assert_eq!(flow.packets(), 1100);
+    }
+
+    #[test]
+    fn stream_lines_are_flows_lagged_notes_or_other_events() {
+        let event = FIXED_FLOW_JSON.replacen('{', r#"{"event":"closed","#, 1);
+        match StreamLine::parse(&event).unwrap() {
+            StreamLine::Flow { event, flow } => {
+                assert_eq!(event, "closed");
+                assert_eq!(flow.id, 7);
+            }
+            other => panic!("not a flow: {other:?}"),
+        }
+        assert_eq!(
+            StreamLine::parse(r#"{"event":"lagged","missed":12}"#).unwrap(),
+            StreamLine::Lagged { missed: 12 }
+        );
+        assert!(matches!(
+            StreamLine::parse(r#"{"event":"security","type":"port_scan"}"#).unwrap(),
+            StreamLine::Other(_)
+        ));
+    }
+}

@@ -91,6 +91,9 @@ pub struct ReloadStats {
 struct State {
     in_force: Config,
     desired: Config,
+    /// What startup loaded: the watcher's first read finding the same is
+    /// no reload, even if a `config set` changed `desired` meanwhile.
+    started_with: Config,
     reloads: ReloadStats,
 }
 
@@ -148,6 +151,7 @@ impl Control {
                 on_restart_required: parts.on_restart_required,
                 state: Mutex::new(State {
                     in_force: parts.config.clone(),
+                    started_with: parts.config.clone(),
                     desired: parts.config,
                     reloads: ReloadStats::default(),
                 }),
@@ -257,7 +261,7 @@ impl Control {
         let mut state = self.state();
         let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
         match loaded {
-            Ok(next) if first && next == state.desired => {}
+            Ok(next) if first && next == state.started_with => {}
             Ok(next) => {
                 let (applied, restart_required) = self.apply(&mut state, next);
                 state.reloads.applied += 1;

@@ -132,6 +132,18 @@ fn the_first_read_of_the_file_startup_loaded_is_no_reload() {
 }
 
 #[test]
+fn a_config_set_made_before_the_first_read_survives_that_read() {
+    let test = TestControl::start(START, &[], &[]);
+    set(&test, &[("flow.flow_timeout", "10s")]).unwrap();
+    test.control.reload_file(Ok(START.to_owned()), true);
+    assert_eq!(test.control.reloads(), ReloadStats::default());
+    assert_eq!(
+        test.control.in_force().flow.flow_timeout,
+        Duration::from_secs(10)
+    );
+}
+
+#[test]
 fn a_restart_only_setting_changed_back_no_longer_waits_for_a_restart() {
     let test = TestControl::start(START, &[], &[]);
     reload(&test, "flow: {kernel_map_entries: 1024}\n");

@@ -23,3 +23,61 @@ impl Style {
         Style { color }
     }
 }
+
+/// The few colours human output uses, each with one meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Color {
+    /// Healthy: an active flow, a check that passed.
+    Green,
+    /// Worth a look: a warning, a table filling up.
+    Yellow,
+    /// Failed: reset, refused, timed out, lost events.
+    Red,
+    /// Headers.
+    Bold,
+}
+
+impl Color {
+    fn ansi(self) -> &'static str {
+        match self {
+            Color::Green => "\x1b[32m",
+            Color::Yellow => "\x1b[33m",
+            Color::Red => "\x1b[31m",
+            Color::Bold => "\x1b[1m",
+        }
+    }
+}
+
+impl Style {
+    /// `text` in `color` when colours are on, else unchanged.
+    pub fn paint(&self, text: &str, color: Color) -> String {
+        if self.color {
+            format!("{}{text}\x1b[0m", color.ansi())
+        } else {
+            text.to_owned()
+        }
+    }
+
+    /// The colour a flow status is shown in: failures red, live flows green.
+    pub fn status_color(status: &str) -> Option<Color> {
+        match status {
+            "active" => Some(Color::Green),
+            "reset" | "refused" | "timeout" => Some(Color::Red),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colours_are_escape_codes_only_when_on() {
+        assert_eq!(Style { color: false }.paint("reset", Color::Red), "reset");
+        assert_eq!(
+            Style { color: true }.paint("reset", Color::Red),
+            "\x1b[31mreset\x1b[0m"
+        );
+    }
+}

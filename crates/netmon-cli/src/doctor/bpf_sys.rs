@@ -1,0 +1,235 @@
+//! The few bpf(2) commands the probes need: create a map, load a program,
+//! create a TCX link. Each returns an owned fd, so whatever a probe made is
+//! closed (and a link detached) when the probe returns.
+
+use std::{
+    io,
+    os::fd::{FromRawFd, OwnedFd},
+};
+
+const BPF_MAP_CREATE: libc::c_long = 0;
+const BPF_PROG_LOAD: libc::c_long = 5;
+const BPF_LINK_CREATE: libc::c_long = 28;
+
+pub const BPF_MAP_TYPE_HASH: u32 = 1;
+pub const BPF_MAP_TYPE_ARRAY: u32 = 2;
+pub const BPF_MAP_TYPE_PERCPU_HASH: u32 = 5;
+pub const BPF_MAP_TYPE_PERCPU_ARRAY: u32 = 6;
+pub const BPF_MAP_TYPE_LRU_HASH: u32 = 9;
+pub const BPF_MAP_TYPE_RINGBUF: u32 = 27;
+
+pub const BPF_PROG_TYPE_SCHED_CLS: u32 = 3;
+pub const BPF_PROG_TYPE_TRACEPOINT: u32 = 5;
+pub const BPF_PROG_TYPE_TRACING: u32 = 26;
+
+pub const BPF_TRACE_RAW_TP: u32 = 23;
+pub const BPF_TCX_INGRESS: u32 = 46;
+
+/// The `BPF_MAP_CREATE` prefix of `union bpf_attr`; the kernel zero-fills
+/// the fields after it.
+#[repr(C)]
+#[derive(Default)]
+struct MapCreateAttr {
+    map_type: u32,
+    key_size: u32,
+    value_size: u32,
+    max_entries: u32,
+    map_flags: u32,
+}
+
+/// The `BPF_PROG_LOAD` prefix of `union bpf_attr`, up to `attach_btf_id`.
+#[repr(C)]
+#[derive(Default)]
+struct ProgLoadAttr {
+    prog_type: u32,
+    insn_cnt: u32,
+    insns: u64,
+    license: u64,
+    log_level: u32,
+    log_size: u32,
+    log_buf: u64,
+    kern_version: u32,
+    prog_flags: u32,
+    prog_name: [u8; 16],
+    prog_ifindex: u32,
+    expected_attach_type: u32,
+    prog_btf_fd: u32,
+    func_info_rec_size: u32,
+    func_info: u64,
+    func_info_cnt: u32,
+    line_info_rec_size: u32,
+    line_info: u64,
+    line_info_cnt: u32,
+    attach_btf_id: u32,
+}
+
+/// The `BPF_LINK_CREATE` prefix of `union bpf_attr`; the TCX fields after
+/// it (relative program, expected revision) stay zero: append at the end.
+#[repr(C)]
+#[derive(Default)]
+struct LinkCreateAttr {
+    prog_fd: u32,
+    target_ifindex: u32,
+    attach_type: u32,
+    flags: u32,
+}
+
+/// One eBPF instruction (`struct bpf_insn`).
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct Insn {
+    code: u8,
+    regs: u8,
+    off: i16,
+    imm: i32,
+}
+
+const BPF_ALU64_MOV_K: u8 = 0x07 | 0xb0;
+const BPF_JMP_EXIT: u8 = 0x05 | 0x90;
+
+/// The smallest valid program: `r0 = ret; exit`.
+fn return_program(ret: i32) -> [Insn; 2] {
+    [
+        Insn {
+            code: BPF_ALU64_MOV_K,
+            regs: 0,
+            off: 0,
+            imm: ret,
+        },
+        Insn {
+            code: BPF_JMP_EXIT,
+            regs: 0,
+            off: 0,
+            imm: 0,
+        },
+    ]
+}
+
+fn bpf<T>(cmd: libc::c_long, attr: &mut T) -> io::Result<OwnedFd> {
+    // SAFETY: attr is a live, correctly laid out bpf_attr prefix and its
+    // size is passed, so the kernel reads and writes only inside it.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            cmd,
+            attr as *mut T as *mut libc::c_void,
+            std::mem::size_of::<T>() as libc::c_uint,
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let fd = libc::c_int::try_from(ret).map_err(|_| io::Error::other("fd out of range"))?;
+    // SAFETY: on success these commands return a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Creates a map; `Ok` proves the kernel has the map type and lets this
+/// process create it.
+pub fn create_map(
+    map_type: u32,
+    key_size: u32,
+    value_size: u32,
+    max_entries: u32,
+) -> io::Result<OwnedFd> {
+    let mut attr = MapCreateAttr {
+        map_type,
+        key_size,
+        value_size,
+        max_entries,
+        ..Default::default()
+    };
+    bpf(BPF_MAP_CREATE, &mut attr)
+}
+
+/// What a program load needs besides its type.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProgramSpec {
+    pub prog_type: u32,
+    pub expected_attach_type: u32,
+    /// For BTF-typed programs: the vmlinux BTF id of the hook.
+    pub attach_btf_id: u32,
+    /// What the program returns: it is loaded as `r0 = ret; exit`.
+    pub ret: i32,
+}
+
+/// Why a program load failed: the errno, and the verifier's first line
+/// when it said anything.
+#[derive(Debug)]
+pub struct LoadError {
+    pub error: io::Error,
+    pub verifier: Option<String>,
+}
+
+/// Loads a two-instruction program of `spec`'s type.
+pub fn load_program(spec: &ProgramSpec) -> Result<OwnedFd, LoadError> {
+    let insns = return_program(spec.ret);
+    let license = c"GPL";
+    let mut log = vec![0u8; 4096];
+    let mut attr = ProgLoadAttr {
+        prog_type: spec.prog_type,
+        insn_cnt: insns.len() as u32,
+        insns: insns.as_ptr() as u64,
+        license: license.as_ptr() as u64,
+        log_level: 1,
+        log_size: log.len() as u32,
+        log_buf: log.as_mut_ptr() as u64,
+        expected_attach_type: spec.expected_attach_type,
+        attach_btf_id: spec.attach_btf_id,
+        ..Default::default()
+    };
+    bpf(BPF_PROG_LOAD, &mut attr).map_err(|error| LoadError {
+        error,
+        verifier: first_log_line(&log),
+    })
+}
+
+fn first_log_line(log: &[u8]) -> Option<String> {
+    let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+    let text = String::from_utf8_lossy(&log[..end]);
+    text.lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty())
+        .map(str::to_string)
+}
+
+/// Attaches `prog` to `ifindex`'s TCX ingress; dropping the returned link
+/// detaches it.
+pub fn create_tcx_ingress_link(prog: &OwnedFd, ifindex: u32) -> io::Result<OwnedFd> {
+    use std::os::fd::AsRawFd;
+    let mut attr = LinkCreateAttr {
+        prog_fd: prog.as_raw_fd() as u32,
+        target_ifindex: ifindex,
+        attach_type: BPF_TCX_INGRESS,
+        flags: 0,
+    };
+    bpf(BPF_LINK_CREATE, &mut attr)
+}
+
+/// The errno values that mean "this process may not do that".
+pub fn is_permission_error(error: &io::Error) -> bool {
+    matches!(error.raw_os_error(), Some(libc::EPERM) | Some(libc::EACCES))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attribute_prefixes_have_the_kernels_offsets() {
+        assert_eq!(std::mem::size_of::<MapCreateAttr>(), 20);
+        assert_eq!(std::mem::offset_of!(ProgLoadAttr, prog_name), 48);
+        assert_eq!(std::mem::offset_of!(ProgLoadAttr, expected_attach_type), 68);
+        assert_eq!(std::mem::offset_of!(ProgLoadAttr, attach_btf_id), 108);
+        assert_eq!(std::mem::size_of::<LinkCreateAttr>(), 16);
+        assert_eq!(std::mem::size_of::<Insn>(), 8);
+    }
+
+    #[test]
+    fn the_verifier_logs_first_non_empty_line_is_kept() {
+        let mut log = b"\nfunc#0 @0\nmore\n".to_vec();
+        log.extend_from_slice(&[0, b'x']);
+        assert_eq!(first_log_line(&log), Some("func#0 @0".to_string()));
+        assert_eq!(first_log_line(&[0; 8]), None);
+    }
+}
