@@ -328,7 +328,8 @@ fn percent_encode(text: &str) -> String {
     encoded
 }
 
-fn decode<T: DeserializeOwned>(path: &str, body: &[u8]) -> Result<T, ClientError> {
+/// `body`, the agent's answer to `path`, decoded from JSON.
+pub fn decode<T: DeserializeOwned>(path: &str, body: &[u8]) -> Result<T, ClientError> {
     serde_json::from_slice(body).map_err(|source| ClientError::Decode {
         path: path.to_owned(),
         source,

@@ -3,8 +3,15 @@
 //! same explicit padding as the C struct, and its size and field offsets are
 //! asserted at compile time, so a drift between the two sides fails the
 //! build instead of producing wrong numbers.
+//!
+//! Also the one home of rules both user-space sides (agent and CLI) must
+//! apply alike: [`redact`].
 
 #![no_std]
+
+extern crate alloc;
+
+pub mod redact;
 
 use core::mem::{offset_of, size_of};
 

@@ -34,9 +34,16 @@ struct BatchAttr {
     flags: u64,
 }
 
-fn bpf<T>(cmd: libc::c_long, attr: &mut T) -> io::Result<()> {
-    // SAFETY: attr is a live, correctly laid out bpf_attr prefix and its
-    // size is passed, so the kernel reads and writes only inside it.
+/// bpf(2) with `cmd` and `attr`; what the kernel returned (a new fd, for
+/// the commands that create something).
+///
+/// # Safety
+/// `attr` must be the `union bpf_attr` prefix that `cmd` takes, and every
+/// pointer in it must point at live memory as large as the command will
+/// read or write there: the kernel follows them.
+pub unsafe fn bpf_syscall<T>(cmd: libc::c_long, attr: &mut T) -> io::Result<libc::c_long> {
+    // SAFETY: attr's own size is passed, so the kernel reads and writes only
+    // inside it; the pointers in it are the caller's promise.
     let ret = unsafe {
         libc::syscall(
             libc::SYS_bpf,
@@ -48,8 +55,14 @@ fn bpf<T>(cmd: libc::c_long, attr: &mut T) -> io::Result<()> {
     if ret < 0 {
         Err(io::Error::last_os_error())
     } else {
-        Ok(())
+        Ok(ret)
     }
+}
+
+fn bpf<T>(cmd: libc::c_long, attr: &mut T) -> io::Result<()> {
+    // SAFETY: every caller here builds attr as the prefix cmd takes, from
+    // keys, values and cursors it borrows for the length of the call.
+    unsafe { bpf_syscall(cmd, attr) }.map(drop)
 }
 
 /// Outcome of one batch call.

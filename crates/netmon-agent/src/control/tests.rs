@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::testing::{request, TestControl};
+use super::testing::{request, JsonResponse, TestControl};
 use super::*;
 use crate::config::{AttachMode, LogLevel};
 
@@ -257,6 +257,14 @@ async fn serve(test: &TestControl) -> std::net::SocketAddr {
     crate::api::testing::start(test.control.router()).await
 }
 
+async fn put_config(addr: std::net::SocketAddr, body: &str) -> JsonResponse {
+    request(addr, "PUT", "/api/v1/config", Some(body)).await
+}
+
+async fn post_trace(addr: std::net::SocketAddr, body: &str) -> JsonResponse {
+    request(addr, "POST", "/api/v1/debug/trace", Some(body)).await
+}
+
 #[tokio::test]
 async fn get_config_shows_the_config_in_force_and_what_waits_for_a_restart() {
     let test = TestControl::start(START, &[], &[]);
@@ -311,11 +319,9 @@ async fn get_config_with_a_key_returns_one_setting_or_a_section() {
 async fn put_config_applies_good_values_and_refuses_bad_ones_whole() {
     let test = TestControl::start(START, &["--log-level", "info"], &[]);
     let addr = serve(&test).await;
-    let good = request(
+    let good = put_config(
         addr,
-        "PUT",
-        "/api/v1/config",
-        Some(r#"{"set": {"flow.flow_timeout": "30s", "flow.max_flows": 500, "capture.attach_mode": "tc"}}"#),
+        r#"{"set": {"flow.flow_timeout": "30s", "flow.max_flows": 500, "capture.attach_mode": "tc"}}"#,
     )
     .await;
     assert_eq!(good.status, 200, "{:?}", good.body);
@@ -328,11 +334,9 @@ async fn put_config_applies_good_values_and_refuses_bad_ones_whole() {
         })
     );
 
-    let bad = request(
+    let bad = put_config(
         addr,
-        "PUT",
-        "/api/v1/config",
-        Some(r#"{"set": {"flow.flow_timeout": "banana", "flow.max_flowz": "1"}}"#),
+        r#"{"set": {"flow.flow_timeout": "banana", "flow.max_flowz": "1"}}"#,
     )
     .await;
     assert_eq!(bad.status, 400);
@@ -343,13 +347,7 @@ async fn put_config_applies_good_values_and_refuses_bad_ones_whole() {
             "problems": ["flow.max_flowz: unknown setting (did you mean flow.max_flows?)"],
         })
     );
-    let bad_value = request(
-        addr,
-        "PUT",
-        "/api/v1/config",
-        Some(r#"{"set": {"flow.flow_timeout": "banana"}}"#),
-    )
-    .await;
+    let bad_value = put_config(addr, r#"{"set": {"flow.flow_timeout": "banana"}}"#).await;
     assert_eq!(bad_value.status, 400);
     assert_eq!(
         bad_value.body["error"],
@@ -360,26 +358,14 @@ async fn put_config_applies_good_values_and_refuses_bad_ones_whole() {
         Duration::from_secs(30)
     );
 
-    let flagged = request(
-        addr,
-        "PUT",
-        "/api/v1/config",
-        Some(r#"{"set": {"log.level": "debug"}}"#),
-    )
-    .await;
+    let flagged = put_config(addr, r#"{"set": {"log.level": "debug"}}"#).await;
     assert_eq!(flagged.status, 409);
     assert_eq!(
         flagged.body["error"],
         "log.level: given by a command-line flag, which wins over config set; restart without the flag to change it"
     );
 
-    let malformed = request(
-        addr,
-        "PUT",
-        "/api/v1/config",
-        Some(r#"{"flow.flow_timeout": "1s"}"#),
-    )
-    .await;
+    let malformed = put_config(addr, r#"{"flow.flow_timeout": "1s"}"#).await;
     assert_eq!(malformed.status, 400);
     assert!(
         malformed.body["error"]
@@ -389,13 +375,7 @@ async fn put_config_applies_good_values_and_refuses_bad_ones_whole() {
         "{:?}",
         malformed.body
     );
-    let list = request(
-        addr,
-        "PUT",
-        "/api/v1/config",
-        Some(r#"{"set": {"capture.interfaces": ["eth0"]}}"#),
-    )
-    .await;
+    let list = put_config(addr, r#"{"set": {"capture.interfaces": ["eth0"]}}"#).await;
     assert_eq!(list.status, 400);
     assert_eq!(
         list.body["error"],
@@ -409,32 +389,14 @@ async fn the_trace_switch_answers_its_state() {
     let addr = serve(&test).await;
     let off = request(addr, "GET", "/api/v1/debug/trace", None).await;
     assert_eq!(off.body, json!({"enabled": false, "log_level": "info"}));
-    let on = request(
-        addr,
-        "POST",
-        "/api/v1/debug/trace",
-        Some(r#"{"enabled": true}"#),
-    )
-    .await;
+    let on = post_trace(addr, r#"{"enabled": true}"#).await;
     assert_eq!(on.status, 200);
     assert_eq!(on.body, json!({"enabled": true, "log_level": "trace"}));
     let still = request(addr, "GET", "/api/v1/debug/trace", None).await;
     assert_eq!(still.body, json!({"enabled": true, "log_level": "trace"}));
-    let back = request(
-        addr,
-        "POST",
-        "/api/v1/debug/trace",
-        Some(r#"{"enabled": false}"#),
-    )
-    .await;
+    let back = post_trace(addr, r#"{"enabled": false}"#).await;
     assert_eq!(back.body, json!({"enabled": false, "log_level": "info"}));
-    let bad = request(
-        addr,
-        "POST",
-        "/api/v1/debug/trace",
-        Some(r#"{"enabled": "yes"}"#),
-    )
-    .await;
+    let bad = post_trace(addr, r#"{"enabled": "yes"}"#).await;
     assert_eq!(bad.status, 400);
     assert!(bad.body["error"]
         .as_str()

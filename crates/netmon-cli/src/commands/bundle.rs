@@ -15,10 +15,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use flate2::write::GzEncoder;
 use flate2::Compression;
+use netmon_common::redact::redact;
 use serde_json::Value;
 use thiserror::Error;
 
-use super::redact::redact;
 use super::status::AgentStatus;
 use crate::cli::{BundleArgs, DoctorArgs};
 use crate::client::{with_query, AgentAddress, AgentClient, ClientError};

@@ -12,7 +12,7 @@ use thiserror::Error;
 
 use super::usage_error;
 use crate::cli::{ConfigFormat, ConfigGetArgs, ConfigSetArgs};
-use crate::client::{with_query, AgentClient, ClientError};
+use crate::client::{decode, with_query, AgentClient, ClientError};
 use crate::output::{sink, Color, Stdout, Style};
 
 pub const PATH: &str = "/api/v1/config";
@@ -38,11 +38,7 @@ pub async fn get(agent: &AgentClient, args: &ConfigGetArgs) -> Result<ExitCode, 
     let text = match args.output {
         ConfigFormat::Json => format!("{}\n", body.trim_end()),
         ConfigFormat::Yaml => {
-            let answer: Value =
-                serde_json::from_str(&body).map_err(|source| ClientError::Decode {
-                    path: path.clone(),
-                    source,
-                })?;
+            let answer: Value = decode(&path, body.as_bytes())?;
             match &args.key {
                 Some(_) => setting_yaml(answer.get("value").ok_or(ConfigError::Missing("value"))?)?,
                 None => whole_yaml(&answer)?,

@@ -9,8 +9,9 @@ use std::process::ExitCode;
 use serde::Deserialize;
 use thiserror::Error;
 
+use super::report_text;
 use super::status::{fill, Fill};
-use crate::cli::{ReportFormat, StatsFlowsArgs};
+use crate::cli::StatsFlowsArgs;
 use crate::client::{AgentClient, ClientError};
 use crate::output::table::key_values;
 use crate::output::{sink, Stdout, Style};
@@ -44,18 +45,7 @@ pub async fn flows(
     args: &StatsFlowsArgs,
     style: &Style,
 ) -> Result<ExitCode, StatsError> {
-    let body = agent.get_text(PATH).await?;
-    let text = match args.output {
-        ReportFormat::Json => format!("{}\n", body.trim_end()),
-        ReportFormat::Table => {
-            let stats: FlowStats =
-                serde_json::from_str(&body).map_err(|source| ClientError::Decode {
-                    path: PATH.to_owned(),
-                    source,
-                })?;
-            render(&stats, style)
-        }
-    };
+    let text = report_text(agent, PATH, args.output, |stats| render(stats, style)).await?;
     Ok(sink::finished(Stdout::default().block(&text))?)
 }
 

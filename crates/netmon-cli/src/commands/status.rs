@@ -8,7 +8,8 @@ use std::process::ExitCode;
 use serde::Deserialize;
 use thiserror::Error;
 
-use crate::cli::{ReportFormat, StatusArgs};
+use super::report_text;
+use crate::cli::StatusArgs;
 use crate::client::{AgentClient, ClientError};
 use crate::output::table::{key_values, left, right, Cell, Table};
 use crate::output::{sink, units, Color, Stdout, Style};
@@ -108,18 +109,7 @@ pub async fn run(
     args: &StatusArgs,
     style: &Style,
 ) -> Result<ExitCode, StatusError> {
-    let body = agent.get_text(PATH).await?;
-    let text = match args.output {
-        ReportFormat::Json => format!("{}\n", body.trim_end()),
-        ReportFormat::Table => {
-            let status: AgentStatus =
-                serde_json::from_str(&body).map_err(|source| ClientError::Decode {
-                    path: PATH.to_owned(),
-                    source,
-                })?;
-            render(&status, style)
-        }
-    };
+    let text = report_text(agent, PATH, args.output, |status| render(status, style)).await?;
     Ok(sink::finished(Stdout::default().block(&text))?)
 }
 

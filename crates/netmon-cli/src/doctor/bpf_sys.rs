@@ -7,6 +7,8 @@ use std::{
     os::fd::{FromRawFd, OwnedFd},
 };
 
+use netmon_ebpf::bpf_syscall;
+
 const BPF_MAP_CREATE: libc::c_long = 0;
 const BPF_PROG_LOAD: libc::c_long = 5;
 const BPF_LINK_CREATE: libc::c_long = 28;
@@ -106,19 +108,10 @@ fn return_program(ret: i32) -> [Insn; 2] {
 }
 
 fn bpf<T>(cmd: libc::c_long, attr: &mut T) -> io::Result<OwnedFd> {
-    // SAFETY: attr is a live, correctly laid out bpf_attr prefix and its
-    // size is passed, so the kernel reads and writes only inside it.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            cmd,
-            attr as *mut T as *mut libc::c_void,
-            std::mem::size_of::<T>() as libc::c_uint,
-        )
-    };
-    if ret < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    // SAFETY: every caller here passes the bpf_attr prefix cmd takes, its
+    // pointers into buffers (instructions, licence, log) that outlive the
+    // call.
+    let ret = unsafe { bpf_syscall(cmd, attr) }?;
     let fd = libc::c_int::try_from(ret).map_err(|_| io::Error::other("fd out of range"))?;
     // SAFETY: on success these commands return a new fd that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })

@@ -59,12 +59,7 @@ impl Check {
         detail: impl Into<String>,
         fix: impl Into<String>,
     ) -> Self {
-        Check {
-            name: name.into(),
-            status: Status::Warn,
-            detail: detail.into(),
-            fix: Some(fix.into()),
-        }
+        Check::with_fix(Status::Warn, name.into(), detail.into(), fix.into())
     }
 
     pub fn fail(
@@ -72,11 +67,15 @@ impl Check {
         detail: impl Into<String>,
         fix: impl Into<String>,
     ) -> Self {
+        Check::with_fix(Status::Fail, name.into(), detail.into(), fix.into())
+    }
+
+    fn with_fix(status: Status, name: String, detail: String, fix: String) -> Self {
         Check {
-            name: name.into(),
-            status: Status::Fail,
-            detail: detail.into(),
-            fix: Some(fix.into()),
+            name,
+            status,
+            detail,
+            fix: Some(fix),
         }
     }
 }

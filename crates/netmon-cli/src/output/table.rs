@@ -187,19 +187,17 @@ pub const FLOW_COLUMNS: [Column; 10] = [
 
 /// The columns of a followed table: the flow's, then which event the row
 /// is (`-` for the flows listed before the stream).
-pub const STREAM_COLUMNS: [Column; 11] = [
-    left("SRC"),
-    left("DST"),
-    left("PROTO"),
-    left("STATUS"),
-    right("TX"),
-    right("RX"),
-    right("PACKETS"),
-    right("LAST SEEN"),
-    right("LATENCY"),
-    left("APP"),
-    left("EVENT"),
-];
+pub const STREAM_COLUMNS: [Column; 11] = flow_columns_then(left("EVENT"));
+
+const fn flow_columns_then(last: Column) -> [Column; 11] {
+    let mut columns = [last; 11];
+    let mut i = 0;
+    while i < FLOW_COLUMNS.len() {
+        columns[i] = FLOW_COLUMNS[i];
+        i += 1;
+    }
+    columns
+}
 
 /// Column widths for a table printed row by row (a followed stream cannot
 /// measure rows it has not seen): wide enough for IPv4 ends and the

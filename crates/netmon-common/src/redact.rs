@@ -1,14 +1,17 @@
-//! Secrets out of a configuration before it goes into a support bundle.
-//! The agent already redacts what its API shows; this is defence in depth
-//! (an older agent, a setting it does not know to hide), by the same rule:
-//! a setting is secret when its name says so.
+//! The one rule for keeping secrets out of what netmon shows: a setting
+//! whose name says it holds a secret is shown as [`REDACTED`]. The agent's
+//! API and netmon-cli's support bundle both apply it, so an older agent's
+//! answer is redacted by the CLI exactly as a current agent would. Decided
+//! by name, not by a list of today's settings, so a setting added later is
+//! covered by being named like what it holds.
 
 use serde_json::Value;
 
 pub const REDACTED: &str = "<redacted>";
 
-/// Whether a setting named `name` holds a secret: it contains password,
-/// token or secret, or ends with `_key` (any case).
+/// Whether a setting named `name` (the last part of its dotted key) holds
+/// a secret: it contains password, token or secret, or ends with `_key`
+/// (any case).
 pub fn is_secret(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
     ["password", "token", "secret"]
@@ -55,12 +58,15 @@ mod tests {
                     "api_token": "t0k3n",
                     "Client_Secret": "s3cr3t",
                     "tls_private_key": "-----BEGIN PRIVATE KEY-----",
+                    "api_key": "k",
                     "auth_tokens": ["a", "b"],
                     "address": "db:9000",
                     "keyspace": "netmon",
                     "key_file": "/etc/netmon/tls.key",
+                    "key_file_path": "/etc/key",
                     "no_password": null
                 },
+                "servers": [{"password": "p", "host": "h"}],
                 "sinks": [{"name": "s3", "secret_access_key": "AKIA..."}]
             },
             "flow": {"flow_timeout": "5m"}
@@ -70,17 +76,20 @@ mod tests {
             json!({
                 "export": {
                     "clickhouse": {
-                        "password": REDACTED,
-                        "api_token": REDACTED,
-                        "Client_Secret": REDACTED,
-                        "tls_private_key": REDACTED,
-                        "auth_tokens": REDACTED,
+                        "password": "<redacted>",
+                        "api_token": "<redacted>",
+                        "Client_Secret": "<redacted>",
+                        "tls_private_key": "<redacted>",
+                        "api_key": "<redacted>",
+                        "auth_tokens": "<redacted>",
                         "address": "db:9000",
                         "keyspace": "netmon",
                         "key_file": "/etc/netmon/tls.key",
+                        "key_file_path": "/etc/key",
                         "no_password": null
                     },
-                    "sinks": [{"name": "s3", "secret_access_key": REDACTED}]
+                    "servers": [{"password": "<redacted>", "host": "h"}],
+                    "sinks": [{"name": "s3", "secret_access_key": "<redacted>"}]
                 },
                 "flow": {"flow_timeout": "5m"}
             })
@@ -92,7 +101,7 @@ mod tests {
         let config = json!({"secrets": {"path": "/run/secrets", "token": "x"}});
         assert_eq!(
             redact(&config),
-            json!({"secrets": {"path": "/run/secrets", "token": REDACTED}})
+            json!({"secrets": {"path": "/run/secrets", "token": "<redacted>"}})
         );
     }
 
