@@ -26,10 +26,16 @@ fi
 # mariadb-install-db) and mariadb-client-core (mariadb), the binaries
 # without the mariadb system service. ss (iproute2) tells when a server
 # listens, setpriv (util-linux, essential) runs postgres as its own user.
+# nfdump: nfcapd, the IPFIX collector tests/e2e_ipfix.rs exports to, and
+# nfdump, which reads what it collected (its nfdump.service runs nothing).
+# clickhouse-server (18.16 on Debian 12): the netmon-server tests start their
+# own server on loopback in a temporary directory; the package's service is
+# kept from starting like the others' and is disabled below.
 packages=(clang-19 llvm-19 libbpf-dev linux-libc-dev bpftool iproute2 nftables ethtool
           iputils-ping iperf3 prometheus procps jq curl
           dnsmasq-base bind9-dnsutils python3 python3-grpcio nghttp2-server openssl
-          redis-server postgresql mariadb-server-core mariadb-client-core)
+          redis-server postgresql mariadb-server-core mariadb-client-core
+          nfdump clickhouse-server)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -70,7 +76,7 @@ fi
 # kept them from starting; where systemd runs, also stop (if something
 # started them anyway) and disable what this script installed.
 if command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
-    for unit in redis-server:redis-server postgresql:postgresql; do
+    for unit in redis-server:redis-server postgresql:postgresql clickhouse-server:clickhouse-server; do
         package=${unit%%:*} service=${unit#*:}
         if [[ " ${missing[*]} " == *" $package "* ]]; then
             systemctl disable --now "$service" >/dev/null 2>&1 || true

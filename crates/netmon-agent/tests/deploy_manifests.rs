@@ -1566,3 +1566,253 @@ fn grafana_dashboard_uses_known_metrics_and_valid_promql() {
         "promtool: expected {expected:?} in:\n{output}"
     );
 }
+
+// ---------------------------------------------------------------------------
+// netmon-server (deploy/kubernetes/server, the chart's server-* templates)
+
+/// netmon-server's own kustomization: optional, so apart from the agent's.
+const SERVER_DIR: &str = "deploy/kubernetes/server";
+
+/// The server's files, parsed into their k8s-openapi types (read back field
+/// for field, like the agent's).
+fn server_objects() -> (ConfigMap, k8s_openapi::api::apps::v1::Deployment, Service) {
+    let parse = |file: &str| {
+        let origin = format!("{SERVER_DIR}/{file}");
+        let mut docs = documents(&read(&origin), &origin);
+        assert_eq!(docs.len(), 1, "{origin}: one object");
+        (docs.remove(0), origin)
+    };
+    let (config, config_origin) = parse("configmap.yaml");
+    let (deployment, deployment_origin) = parse("deployment.yaml");
+    let (service, service_origin) = parse("service.yaml");
+    (
+        typed(config, &config_origin).unwrap_or_else(|e| panic!("{e}")),
+        typed(deployment, &deployment_origin).unwrap_or_else(|e| panic!("{e}")),
+        typed(service, &service_origin).unwrap_or_else(|e| panic!("{e}")),
+    )
+}
+
+/// The port of an `address: host:port` setting in the server's config.
+fn server_config_port(config: &Value, section: &str) -> i32 {
+    config[section]["address"]
+        .as_str()
+        .and_then(|address| address.rsplit_once(':'))
+        .and_then(|(_, port)| port.parse().ok())
+        .unwrap_or_else(|| panic!("server config {section}.address has no port"))
+}
+
+#[test]
+fn server_manifests_parse_and_agree_with_the_server_config() {
+    let kustomization: Value =
+        serde_yaml::from_str(&read(&format!("{SERVER_DIR}/kustomization.yaml"))).unwrap();
+    assert_eq!(kustomization["namespace"].as_str(), Some(NAMESPACE));
+    let listed: BTreeSet<&str> = kustomization["resources"]
+        .as_sequence()
+        .expect("resources")
+        .iter()
+        .map(|r| r.as_str().expect("resource path"))
+        .collect();
+    assert_eq!(
+        listed,
+        BTreeSet::from(["configmap.yaml", "deployment.yaml", "service.yaml"])
+    );
+
+    let (config_map, deployment, service) = server_objects();
+    let config_text = config_map
+        .data
+        .as_ref()
+        .and_then(|data| data.get("server.yaml"))
+        .expect("the ConfigMap holds server.yaml");
+    let config: Value = serde_yaml::from_str(config_text).expect("server.yaml is YAML");
+    let grpc_port = server_config_port(&config, "grpc");
+    let metrics_port = server_config_port(&config, "metrics");
+
+    let spec = &deployment.spec;
+    assert_eq!(spec.replicas, Some(1), "one server per spool");
+    assert_eq!(
+        spec.strategy.as_ref().and_then(|s| s.type_.as_deref()),
+        Some("Recreate")
+    );
+    let pod = spec.template.spec.as_ref().expect("pod spec");
+    assert_eq!(
+        pod.enable_service_links,
+        Some(false),
+        "service links would put NETMON_SERVER_* variables into the environment"
+    );
+    let labels = spec
+        .template
+        .metadata
+        .as_ref()
+        .and_then(|m| m.labels.clone())
+        .unwrap();
+    assert_eq!(
+        labels
+            .get("app.kubernetes.io/component")
+            .map(String::as_str),
+        Some("server"),
+        "the agent's selectors must not match the server's pods"
+    );
+    let selector = spec.selector.match_labels.clone().unwrap();
+    let service_selector = service
+        .spec
+        .as_ref()
+        .and_then(|s| s.selector.clone())
+        .unwrap();
+    for (key, value) in selector.iter().chain(&service_selector) {
+        assert_eq!(labels.get(key), Some(value), "selector {key}");
+    }
+
+    let [container] = pod.containers.as_slice() else {
+        panic!("one container");
+    };
+    assert_eq!(
+        container.args.as_deref(),
+        Some(
+            &[
+                "--config".to_owned(),
+                "/etc/netmon-server/server.yaml".to_owned()
+            ][..]
+        )
+    );
+    let port = |name: &str| {
+        container
+            .ports
+            .iter()
+            .flatten()
+            .find(|p| p.name.as_deref() == Some(name))
+            .map(|p| p.container_port)
+    };
+    assert_eq!(port("grpc"), Some(grpc_port));
+    assert_eq!(port("metrics"), Some(metrics_port));
+    assert_probe(
+        container,
+        container.liveness_probe.as_ref(),
+        "/healthz",
+        metrics_port as u16,
+        "liveness",
+    );
+    let security = container
+        .security_context
+        .as_ref()
+        .expect("securityContext");
+    assert_eq!(security.read_only_root_filesystem, Some(true));
+    assert_eq!(security.allow_privilege_escalation, Some(false));
+    assert_eq!(
+        security.capabilities.as_ref().and_then(|c| c.drop.clone()),
+        Some(vec!["ALL".to_owned()])
+    );
+    assert_eq!(
+        pod.security_context
+            .as_ref()
+            .and_then(|s| s.run_as_non_root),
+        Some(true)
+    );
+    let spool_dir = config["spool"]["dir"].as_str().expect("spool.dir");
+    let spool_mount = container
+        .volume_mounts
+        .iter()
+        .flatten()
+        .find(|m| m.name == "spool")
+        .expect("the spool volume is mounted");
+    assert!(
+        spool_dir.starts_with(&format!("{}/", spool_mount.mount_path)),
+        "spool.dir {spool_dir} must be on the spool volume ({})",
+        spool_mount.mount_path
+    );
+    let env: Vec<&str> = container
+        .env
+        .iter()
+        .flatten()
+        .map(|e| e.name.as_str())
+        .collect();
+    assert_eq!(env, ["NETMON_SERVER_CLICKHOUSE_PASSWORD"]);
+
+    let service_ports: Vec<(String, i32)> = service
+        .spec
+        .as_ref()
+        .and_then(|s| s.ports.clone())
+        .unwrap()
+        .into_iter()
+        .map(|p| (p.name.unwrap_or_default(), p.port))
+        .collect();
+    assert_eq!(
+        service_ports,
+        [
+            ("grpc".to_owned(), grpc_port),
+            ("metrics".to_owned(), metrics_port)
+        ]
+    );
+}
+
+#[test]
+fn kubectl_kustomize_renders_the_server_objects_once() {
+    let Some(kubectl) = tool("kubectl", "NMTEST_REQUIRE_TOOLS") else {
+        return;
+    };
+    let dir = repo_root().join(SERVER_DIR);
+    let rendered = run(&kubectl, &["kustomize", dir.to_str().expect("UTF-8 path")]);
+    let mut kinds: Vec<(String, String)> = documents(&rendered, "kubectl kustomize server")
+        .iter()
+        .map(|d| {
+            (
+                d["kind"].as_str().unwrap_or_default().to_owned(),
+                d["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            ("ConfigMap".to_owned(), "netmon-server-config".to_owned()),
+            ("Deployment".to_owned(), "netmon-server".to_owned()),
+            ("Service".to_owned(), "netmon-server".to_owned()),
+        ]
+    );
+}
+
+#[test]
+fn helm_server_is_off_by_default_and_configured_like_the_kustomize_one() {
+    let values = helm_values();
+    assert_eq!(values["server"]["enabled"].as_bool(), Some(false));
+    assert_eq!(
+        values["server"]["image"]["repository"].as_str(),
+        Some("ghcr.io/netmon/netmon-server")
+    );
+    let (config_map, _, _) = server_objects();
+    let kustomize_config: Value = serde_yaml::from_str(
+        config_map
+            .data
+            .as_ref()
+            .and_then(|d| d.get("server.yaml"))
+            .unwrap(),
+    )
+    .unwrap();
+    let helm_config = &values["server"]["config"];
+    for section in ["grpc", "metrics"] {
+        assert_eq!(
+            server_config_port(helm_config, section),
+            server_config_port(&kustomize_config, section),
+            "server.config.{section}.address port"
+        );
+    }
+    assert_eq!(
+        helm_config["spool"]["dir"],
+        kustomize_config["spool"]["dir"]
+    );
+    for template in [
+        "server-configmap.yaml",
+        "server-deployment.yaml",
+        "server-service.yaml",
+    ] {
+        let text = read(&format!("deploy/helm/netmon/templates/{template}"));
+        assert!(
+            text.starts_with("{{- if .Values.server.enabled }}\n")
+                && text.trim_end().ends_with("{{- end }}"),
+            "{template} renders only with server.enabled"
+        );
+    }
+}

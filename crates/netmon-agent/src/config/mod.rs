@@ -33,6 +33,7 @@ pub use cli::AgentArgs;
 pub use env::{process_env, var_name, CONFIG_VAR};
 pub use error::{ConfigErrors, ConfigProblem, SourceError, SourceName, EXIT_INVALID_CONFIG};
 pub use load::load;
+pub use model::IpfixConfig;
 pub use model::PortScanConfig;
 pub use model::{
     ApiConfig, AttachMode, CaptureConfig, Config, ContextLabel, ExportConfig, FeaturesConfig,
@@ -42,6 +43,7 @@ pub use model::{
 pub use model::{
     DetectedProtocol, DnsConfig, DropsConfig, ProtocolDetectionConfig, RetransmitsConfig,
 };
+pub use model::{GrpcExportConfig, GrpcTlsConfig};
 pub use source::{given_flags, key_problem, ConfigSource, Flags};
 
 /// What the agent does after reading its configuration.

@@ -131,6 +131,107 @@ impl Default for FlowConfig {
 pub struct ExportConfig {
     /// The Prometheus scrape endpoint.
     pub prometheus: PrometheusConfig,
+    /// Flow records to an IPFIX collector over UDP.
+    pub ipfix: IpfixConfig,
+    /// Flow records to netmon-server (and on to ClickHouse) over gRPC.
+    pub grpc: GrpcExportConfig,
+}
+
+/// `export.ipfix.*`: flow records to an IPFIX (RFC 7011) collector over UDP.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IpfixConfig {
+    /// Export at all.
+    pub enabled: bool,
+    /// The collector's `host:port` (`[v6]:port` for an IPv6 address);
+    /// required when enabled. A host name is looked up at start and at every
+    /// template refresh, so a Service's new address is followed.
+    pub collector: String,
+    /// Observation Domain ID of every message. Not 0, which RFC 7011
+    /// reserves for messages that belong to no particular domain.
+    pub observation_domain_id: u32,
+    /// UDP has no session that tells a restarted collector the templates:
+    /// they are sent again this often (RFC 7011 §8.4), and after a failed send.
+    #[serde(with = "duration_text")]
+    pub template_refresh: Duration,
+    /// A flow still active is reported this long after its first unreported
+    /// packet at the latest; an ended flow is reported within a second.
+    #[serde(with = "duration_text")]
+    pub active_timeout: Duration,
+    /// Largest IPFIX message (UDP payload) in bytes; 1400 fits an Ethernet
+    /// MTU with room for tunnel headers, so messages are never fragmented.
+    pub max_message_size: u16,
+}
+
+impl Default for IpfixConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            collector: String::new(),
+            observation_domain_id: 1,
+            template_refresh: Duration::from_secs(60),
+            active_timeout: Duration::from_secs(60),
+            max_message_size: 1400,
+        }
+    }
+}
+
+/// `export.grpc.*`: flow records to netmon-server over gRPC, one record per
+/// flow and interval with the counters of that interval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GrpcExportConfig {
+    /// Export at all.
+    pub enabled: bool,
+    /// The server's URL: `http://host:port`, or `https://host:port` for TLS;
+    /// required when enabled.
+    pub address: String,
+    /// TLS settings, used with an `https://` address.
+    pub tls: GrpcTlsConfig,
+    /// Most records in one request to the server.
+    pub batch_size: usize,
+    /// Length of an export interval: the counters each flow gained in it
+    /// are sent as one record when it ends.
+    #[serde(with = "duration_text")]
+    pub flush_interval: Duration,
+    /// Most records held while the server cannot take them; beyond it the
+    /// oldest are dropped and counted in `netmon_export_dropped_records_total`.
+    pub buffer_records: usize,
+    /// Longest wait for a connection or for the server's answer to one
+    /// request before it is sent again.
+    #[serde(with = "duration_text")]
+    pub timeout: Duration,
+}
+
+impl Default for GrpcExportConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            address: String::new(),
+            tls: GrpcTlsConfig::default(),
+            batch_size: 5_000,
+            flush_interval: Duration::from_secs(10),
+            buffer_records: 100_000,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// `export.grpc.tls.*`: how the agent checks the server, and proves who it
+/// is (mutual TLS).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GrpcTlsConfig {
+    /// PEM file of the CA certificates the server's certificate must chain
+    /// to; without it, the system's trusted roots.
+    pub ca_file: Option<PathBuf>,
+    /// PEM file of the agent's client certificate (mutual TLS), with `key_file`.
+    pub cert_file: Option<PathBuf>,
+    /// PEM file of the client certificate's private key.
+    pub key_file: Option<PathBuf>,
+    /// Name the server's certificate must carry; empty means the host of
+    /// `address`.
+    pub server_name: String,
 }
 
 /// `export.prometheus.*`: the Prometheus scrape endpoint.

@@ -914,3 +914,168 @@ fn an_empty_api_socket_turns_the_socket_off_from_any_source() {
     let from_flag = load_from("", &["--api-socket", ""], &[]).unwrap();
     assert_eq!(from_flag.api.socket_path(), None);
 }
+
+#[test]
+fn ipfix_export_is_off_by_default_and_needs_a_collector_when_on() {
+    let defaults = Config::default().export.ipfix;
+    assert!(!defaults.enabled);
+    assert_eq!(defaults.collector, "");
+    assert_eq!(defaults.observation_domain_id, 1);
+    assert_eq!(defaults.template_refresh, Duration::from_secs(60));
+    assert_eq!(defaults.active_timeout, Duration::from_secs(60));
+    assert_eq!(defaults.max_message_size, 1400);
+    assert_eq!(
+        problems_in("export:\n  ipfix:\n    enabled: true\n"),
+        ["export.ipfix.collector: is required when export.ipfix.enabled is true (host:port of the collector)"]
+    );
+    let config = load_from(
+        "export:\n  ipfix:\n    enabled: true\n",
+        &[],
+        &[
+            ("NETMON_EXPORT_IPFIX_COLLECTOR", "[2001:db8::5]:4739"),
+            ("NETMON_EXPORT_IPFIX_OBSERVATION_DOMAIN_ID", "42"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(config.export.ipfix.collector, "[2001:db8::5]:4739");
+    assert_eq!(config.export.ipfix.observation_domain_id, 42);
+}
+
+#[test]
+fn every_bad_ipfix_setting_is_reported_on_its_own_line() {
+    let yaml = "export:\n  ipfix:\n    collector: \"collector\"\n    template_refresh: 0s\n    \
+                active_timeout: 500ms\n    max_message_size: 100\n";
+    assert_eq!(
+        problems_in(yaml),
+        [
+            "export.ipfix.collector: \"collector\": expected host:port, such as collector.example:4739",
+            "export.ipfix.template_refresh: must be at least 1s, got 0s",
+            "export.ipfix.active_timeout: must be at least 1s, got 500ms",
+            "export.ipfix.max_message_size: must be from 512 to 65507 bytes, got 100",
+        ]
+    );
+    for (collector, why) in [
+        (
+            "2001:db8::5:4739",
+            "an IPv6 address needs brackets: [2001:db8::1]:4739",
+        ),
+        ("nfcapd:0", "port 0 is not a collector's port"),
+        ("nfcapd:ipfix", "\"ipfix\" is not a port from 1 to 65535"),
+        (
+            "nf_capd:4739",
+            "\"nf_capd\" is not a host name or IP address",
+        ),
+    ] {
+        assert_eq!(
+            problems_in(&format!(
+                "export:\n  ipfix:\n    collector: \"{collector}\"\n"
+            )),
+            [format!("export.ipfix.collector: {collector:?}: {why}")],
+        );
+    }
+    for good in [
+        "nfcapd.monitoring.svc:4739",
+        "10.0.0.5:4739",
+        "[fd00::5]:2055",
+    ] {
+        assert_eq!(
+            problems_in(&format!(
+                "export:\n  ipfix:\n    enabled: true\n    collector: \"{good}\"\n"
+            )),
+            Vec::<String>::new(),
+            "{good}"
+        );
+    }
+    assert_eq!(
+        problems_in("export:\n  ipfix:\n    max_message_size: 70000\n"),
+        ["export.ipfix.max_message_size: invalid value 70000: expected an integer from 0 to 65535"]
+    );
+}
+
+#[test]
+fn grpc_export_is_off_by_default_and_needs_an_address_when_on() {
+    let defaults = Config::default().export.grpc;
+    assert!(!defaults.enabled);
+    assert_eq!(defaults.address, "");
+    assert_eq!(defaults.tls, GrpcTlsConfig::default());
+    assert_eq!(defaults.batch_size, 5_000);
+    assert_eq!(defaults.flush_interval, Duration::from_secs(10));
+    assert_eq!(defaults.buffer_records, 100_000);
+    assert_eq!(defaults.timeout, Duration::from_secs(10));
+    assert_eq!(
+        problems_in("export:\n  grpc:\n    enabled: true\n"),
+        ["export.grpc.address: is required when export.grpc.enabled is true (http://host:port or https://host:port)"]
+    );
+    let config = load_from(
+        "export:\n  grpc:\n    enabled: true\n",
+        &[],
+        &[
+            (
+                "NETMON_EXPORT_GRPC_ADDRESS",
+                "https://netmon-server.netmon.svc:9095",
+            ),
+            ("NETMON_EXPORT_GRPC_TLS_SERVER_NAME", "netmon-server"),
+            ("NETMON_EXPORT_GRPC_BUFFER_RECORDS", "2000"),
+            ("NETMON_EXPORT_GRPC_BATCH_SIZE", "500"),
+        ],
+    )
+    .unwrap();
+    let grpc = config.export.grpc;
+    assert_eq!(grpc.address, "https://netmon-server.netmon.svc:9095");
+    assert_eq!(grpc.tls.server_name, "netmon-server");
+    assert_eq!((grpc.batch_size, grpc.buffer_records), (500, 2000));
+}
+
+#[test]
+fn every_bad_grpc_export_setting_is_reported_on_its_own_line() {
+    let yaml = "export:\n  grpc:\n    address: \"netmon-server:9095\"\n    batch_size: 0\n    \
+                flush_interval: 1500ms\n    buffer_records: 0\n    timeout: 0s\n    tls:\n      \
+                server_name: \"bad name\"\n";
+    assert_eq!(
+        problems_in(yaml),
+        [
+            "export.grpc.address: \"netmon-server:9095\" must start with http:// or https:// (e.g. http://netmon-server:9095)",
+            "export.grpc.tls.server_name: \"bad name\" is not a host name or IP address",
+            "export.grpc.buffer_records: must be from 1 to 10000000, got 0",
+            "export.grpc.batch_size: must be from 1 to 50000, got 0",
+            "export.grpc.flush_interval: must be a whole number of seconds, at least 1s, got 1s 500ms",
+            "export.grpc.timeout: must be greater than 0",
+        ]
+    );
+    assert_eq!(
+        problems_in("export:\n  grpc:\n    batch_size: 6000\n    buffer_records: 5000\n"),
+        ["export.grpc.batch_size: must not exceed export.grpc.buffer_records (6000 > 5000)"]
+    );
+}
+
+#[test]
+fn grpc_tls_files_need_an_https_address_must_exist_and_come_as_a_pair() {
+    let existing = env!("CARGO_MANIFEST_PATH");
+    assert_eq!(
+        problems_in(&format!(
+            "export:\n  grpc:\n    address: http://server:9095\n    tls:\n      ca_file: {existing}\n"
+        )),
+        ["export.grpc.tls.ca_file: is only used with an https:// export.grpc.address"]
+    );
+    assert_eq!(
+        problems_in(
+            "export:\n  grpc:\n    address: https://server:9095\n    tls:\n      \
+             ca_file: /nonexistent/ca.pem\n"
+        ),
+        ["export.grpc.tls.ca_file: /nonexistent/ca.pem: No such file or directory (os error 2)"]
+    );
+    assert_eq!(
+        problems_in(&format!(
+            "export:\n  grpc:\n    address: https://server:9095\n    tls:\n      cert_file: {existing}\n"
+        )),
+        ["export.grpc.tls.key_file: is required with export.grpc.tls.cert_file (mutual TLS needs both)"]
+    );
+    assert_eq!(
+        problems_in(&format!(
+            "export:\n  grpc:\n    enabled: true\n    address: https://server:9095\n    tls:\n      \
+             ca_file: {existing}\n      cert_file: {existing}\n      key_file: {existing}\n      \
+             server_name: netmon-server.netmon.svc\n"
+        )),
+        Vec::<String>::new()
+    );
+}

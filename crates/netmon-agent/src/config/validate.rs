@@ -66,6 +66,8 @@ pub(crate) fn checks(config: &Config) -> Vec<Check> {
     check_capture(&config.capture, &mut out);
     check_flow(config, &mut out);
     check_export(config, &mut out);
+    check_ipfix(config, &mut out);
+    check_grpc_export(config, &mut out);
     check_api(config, &mut out);
     check_kubernetes(config, &mut out);
     check_features(config, &mut out);
@@ -254,6 +256,187 @@ fn check_export(config: &Config, out: &mut Vec<Check>) {
             ]),
         );
     }
+}
+
+/// RFC 7011 §10.3.3: without a known path MTU, 512 bytes is what every
+/// path carries; smaller would not hold the templates.
+const MIN_IPFIX_MESSAGE: u16 = 512;
+/// The largest UDP payload over IPv4.
+const MAX_IPFIX_MESSAGE: u16 = 65_507;
+/// Below a second, the exporter (which looks once a second) could not keep it.
+const MIN_IPFIX_TIMER: Duration = Duration::from_secs(1);
+
+fn check_ipfix(config: &Config, out: &mut Vec<Check>) {
+    let ipfix = &config.export.ipfix;
+    if ipfix.collector.trim().is_empty() {
+        if ipfix.enabled {
+            out.push(
+                Check::new(
+                    "export.ipfix.collector",
+                    "is required when export.ipfix.enabled is true (host:port of the collector)",
+                )
+                .involving(&["export.ipfix.enabled"]),
+            );
+        }
+    } else if let Err(error) = crate::export::ipfix::CollectorAddress::parse(&ipfix.collector) {
+        out.push(Check::new("export.ipfix.collector", error.to_string()));
+    }
+    let show = |duration: Duration| humantime::format_duration(duration).to_string();
+    for (key, value) in [
+        ("template_refresh", ipfix.template_refresh),
+        ("active_timeout", ipfix.active_timeout),
+    ] {
+        if value < MIN_IPFIX_TIMER {
+            out.push(Check::new(
+                format!("export.ipfix.{key}"),
+                format!(
+                    "must be at least {}, got {}",
+                    show(MIN_IPFIX_TIMER),
+                    show(value)
+                ),
+            ));
+        }
+    }
+    if !(MIN_IPFIX_MESSAGE..=MAX_IPFIX_MESSAGE).contains(&ipfix.max_message_size) {
+        out.push(Check::new(
+            "export.ipfix.max_message_size",
+            format!(
+                "must be from {MIN_IPFIX_MESSAGE} to {MAX_IPFIX_MESSAGE} bytes, got {}",
+                ipfix.max_message_size
+            ),
+        ));
+    }
+}
+
+/// Above this a batch nears netmon-server's default 16 MiB request limit
+/// (a record is up to ~300 bytes with long pod names).
+const MAX_GRPC_BATCH: usize = 50_000;
+/// A bound beyond this is a typo: 10 million records are several GiB.
+const MAX_GRPC_BUFFER: usize = 10_000_000;
+
+fn check_grpc_export(config: &Config, out: &mut Vec<Check>) {
+    let grpc = &config.export.grpc;
+    let show = |duration: Duration| humantime::format_duration(duration).to_string();
+    let address = if grpc.address.trim().is_empty() {
+        if grpc.enabled {
+            out.push(
+                Check::new(
+                    "export.grpc.address",
+                    "is required when export.grpc.enabled is true (http://host:port or https://host:port)",
+                )
+                .involving(&["export.grpc.enabled"]),
+            );
+        }
+        None
+    } else {
+        match crate::export::grpc::ServerAddress::parse(&grpc.address) {
+            Ok(address) => Some(address),
+            Err(error) => {
+                out.push(Check::new("export.grpc.address", error.to_string()));
+                None
+            }
+        }
+    };
+    let tls = &grpc.tls;
+    let files = [
+        ("ca_file", &tls.ca_file),
+        ("cert_file", &tls.cert_file),
+        ("key_file", &tls.key_file),
+    ];
+    for (key, path) in files {
+        let Some(path) = path else { continue };
+        let setting = format!("export.grpc.tls.{key}");
+        if address.as_ref().is_some_and(|a| !a.uses_tls()) {
+            out.push(
+                Check::new(setting, "is only used with an https:// export.grpc.address")
+                    .involving(&["export.grpc.address"]),
+            );
+        } else if let Err(error) = std::fs::metadata(path) {
+            out.push(Check::new(setting, format!("{}: {error}", path.display())));
+        }
+    }
+    match (&tls.cert_file, &tls.key_file) {
+        (Some(_), None) => out.push(
+            Check::new(
+                "export.grpc.tls.key_file",
+                "is required with export.grpc.tls.cert_file (mutual TLS needs both)",
+            )
+            .involving(&["export.grpc.tls.cert_file"]),
+        ),
+        (None, Some(_)) => out.push(
+            Check::new(
+                "export.grpc.tls.cert_file",
+                "is required with export.grpc.tls.key_file (mutual TLS needs both)",
+            )
+            .involving(&["export.grpc.tls.key_file"]),
+        ),
+        _ => {}
+    }
+    let name = &tls.server_name;
+    if !name.is_empty() && name.parse::<IpAddr>().is_err() && !is_host_name(name) {
+        out.push(Check::new(
+            "export.grpc.tls.server_name",
+            format!("{name:?} is not a host name or IP address"),
+        ));
+    }
+    if !(1..=MAX_GRPC_BUFFER).contains(&grpc.buffer_records) {
+        out.push(Check::new(
+            "export.grpc.buffer_records",
+            format!(
+                "must be from 1 to {MAX_GRPC_BUFFER}, got {}",
+                grpc.buffer_records
+            ),
+        ));
+    }
+    if !(1..=MAX_GRPC_BATCH).contains(&grpc.batch_size) {
+        out.push(Check::new(
+            "export.grpc.batch_size",
+            format!(
+                "must be from 1 to {MAX_GRPC_BATCH}, got {}",
+                grpc.batch_size
+            ),
+        ));
+    } else if grpc.batch_size > grpc.buffer_records && grpc.buffer_records >= 1 {
+        out.push(
+            Check::new(
+                "export.grpc.batch_size",
+                format!(
+                    "must not exceed export.grpc.buffer_records ({} > {})",
+                    grpc.batch_size, grpc.buffer_records
+                ),
+            )
+            .involving(&["export.grpc.buffer_records"]),
+        );
+    }
+    // Records carry whole seconds (`interval_seconds`), so the intervals must too.
+    let interval = grpc.flush_interval;
+    if interval < Duration::from_secs(1) || interval.subsec_nanos() != 0 {
+        out.push(Check::new(
+            "export.grpc.flush_interval",
+            format!(
+                "must be a whole number of seconds, at least 1s, got {}",
+                show(interval)
+            ),
+        ));
+    }
+    if grpc.timeout.is_zero() {
+        out.push(Check::new("export.grpc.timeout", "must be greater than 0"));
+    }
+}
+
+/// Letters, digits, '-' and '.' in labels of at most 63: what a TLS
+/// certificate's DNS name can match.
+fn is_host_name(name: &str) -> bool {
+    name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
 }
 
 fn check_api(config: &Config, out: &mut Vec<Check>) {

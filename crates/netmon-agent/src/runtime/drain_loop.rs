@@ -45,7 +45,7 @@ pub async fn run(
                 debug!(interval = %humantime::format_duration(interval), "flush interval changed");
                 continue;
             }
-            _ = shutdown.wait_for(|stop| *stop) => return,
+            _ = shutdown.wait_for(|stop| *stop) => break,
         }
         let state2 = state.clone();
         let reasons = drop_reasons.clone();
@@ -63,6 +63,13 @@ pub async fn run(
             }
             Err(e) => warn!(error = %e, "drain task panicked"),
         }
+    }
+    // What the kernel counted since the last drain goes into the table too,
+    // so that exporters stopping after this loop send it.
+    match tokio::task::spawn_blocking(move || drain_once(&state, interval, &drop_reasons)).await {
+        Ok(Ok(())) => debug!("last drain before shutdown done"),
+        Ok(Err(e)) => warn!(error = %e, "last drain before shutdown failed"),
+        Err(e) => warn!(error = %e, "last drain task panicked"),
     }
 }
 

@@ -54,6 +54,10 @@ pub enum RuntimeError {
     Kubernetes(#[from] k8s::K8sError),
     #[error(transparent)]
     ApiSocket(#[from] api::UnixSocketError),
+    #[error("export.ipfix: {0}")]
+    Ipfix(#[from] crate::export::ipfix::IpfixError),
+    #[error("export.grpc: {0}")]
+    GrpcExport(#[from] crate::export::grpc::GrpcExportError),
 }
 
 pub fn table_config(config: &Config) -> FlowTableConfig {
@@ -166,7 +170,29 @@ pub async fn run(config: Config, control_inputs: ControlInputs) -> Result<(), Ru
     if let Some(names) = inspect.resolved_names() {
         state = state.with_resolved_names(names);
     }
+    let ipfix = crate::export::ipfix::start(&config, metrics.clone())?;
+    if let Some(export) = &ipfix {
+        state = state.with_ipfix(export.feed.clone());
+    }
+    let grpc_export = crate::export::grpc::start(
+        &config,
+        &k8s::node_name(&config.kubernetes),
+        metrics.clone(),
+    )?;
+    if let Some(export) = &grpc_export {
+        state = state.with_grpc_export(export.feed.clone());
+    }
     let state = Arc::new(state);
+    // Stopped on its own signal, after the drain loop's last drain.
+    let ipfix_task = ipfix.map(|export| {
+        let (stop, stopped) = watch::channel(false);
+        (stop, tokio::spawn(export.exporter.run(stopped)))
+    });
+    let grpc_task = grpc_export.map(|export| {
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(export.exporter.run(stopped));
+        (stop, task, export.shutdown_flush)
+    });
     // Live configuration: file reloads, `config set`, trace switch, logs.
     let config_status = ConfigStatusHandle::new(control_inputs.source.path());
     let restart_status = config_status.clone();
@@ -319,6 +345,19 @@ pub async fn run(config: Config, control_inputs: ControlInputs) -> Result<(), Ru
     let _ = shutdown_tx.send(true);
     for task in tasks {
         let _ = task.await;
+    }
+    // Told now, so that its last flush runs beside IPFIX's.
+    let grpc_task = grpc_task.map(|(stop, task, flush_bound)| {
+        let _ = stop.send(true);
+        (task, flush_bound)
+    });
+    if let Some((stop, task)) = ipfix_task {
+        let _ = stop.send(true);
+        let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+    }
+    if let Some((task, flush_bound)) = grpc_task {
+        // The exporter keeps to its bound; the margin covers the answer in flight.
+        let _ = tokio::time::timeout(flush_bound + Duration::from_secs(1), task).await;
     }
     for server in servers {
         // Follow streams never end by themselves; give them a moment.

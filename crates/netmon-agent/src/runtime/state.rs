@@ -22,6 +22,8 @@ use super::port_scans::PortScans;
 use crate::{
     api::{DebugFlow, FlowEvent, FlowEventKind, FlowSource, FlowView, SecurityEventView},
     enrich::{Enricher, Resolver},
+    export::grpc::GrpcFeed,
+    export::ipfix::IpfixFeed,
     export::prometheus::{AgentMetrics, FlowContext},
     flow::{Direction, FlowChange, FlowChangeKind, FlowRecord, FlowTable},
 };
@@ -54,6 +56,10 @@ pub struct AgentState {
     /// drain), at most `max_app_observations`.
     app_observations: Mutex<Vec<AppObservation>>,
     max_app_observations: usize,
+    /// Every published change also goes here when `export.ipfix` is on.
+    ipfix: Option<Arc<IpfixFeed>>,
+    /// Every published change also goes here when `export.grpc` is on.
+    grpc: Option<Arc<GrpcFeed>>,
 }
 
 impl AgentState {
@@ -81,7 +87,21 @@ impl AgentState {
             resolved_names: RwLock::new(ResolvedNames::new(1, std::time::Duration::from_secs(1))),
             app_observations: Mutex::new(Vec::new()),
             max_app_observations: DEFAULT_MAX_APP_OBSERVATIONS,
+            ipfix: None,
+            grpc: None,
         }
+    }
+
+    /// Hands every published change to the IPFIX exporter's feed too.
+    pub fn with_ipfix(mut self, feed: Arc<IpfixFeed>) -> Self {
+        self.ipfix = Some(feed);
+        self
+    }
+
+    /// Hands every published change to the gRPC exporter's feed too.
+    pub fn with_grpc_export(mut self, feed: Arc<GrpcFeed>) -> Self {
+        self.grpc = Some(feed);
+        self
     }
 
     /// Keeps names of addresses from DNS answers within these bounds.
@@ -183,6 +203,14 @@ impl AgentState {
         }
         if let Some(port_scans) = &self.port_scans {
             port_scans.observe(changes, &self.metrics, |r| resolver.identify(r));
+        }
+        if let Some(ipfix) = &self.ipfix {
+            ipfix.observe(changes, &self.metrics, |r| {
+                context(r, &local, &mut resolver).direction
+            });
+        }
+        if let Some(grpc) = &self.grpc {
+            grpc.observe(changes, |r| context(r, &local, &mut resolver));
         }
         // No receiver: nobody follows, nothing to build.
         if self.events.receiver_count() == 0 {

@@ -1112,3 +1112,17 @@ impl Agent {
             .unwrap_or_else(|e| panic!("GET {path} is not JSON ({e}): {}", response.body))
     }
 }
+
+// ---- Sections of `export` other than Prometheus (`export.ipfix`, ...). ----
+
+impl AgentConfig {
+    /// Adds the section `export.<name>` with `keys` (YAML lines indented
+    /// by 4). The file's `export:` mapping is the one `prometheus_yaml` is
+    /// written under, so the section is appended to it: set any
+    /// `prometheus_yaml` keys before calling this. Without them,
+    /// `export.prometheus` is an empty key and keeps its defaults.
+    pub fn with_export_section(mut self, name: &str, keys: &str) -> Self {
+        self.prometheus_yaml.push_str(&format!("  {name}:\n{keys}"));
+        self
+    }
+}

@@ -15,6 +15,8 @@ use thiserror::Error;
 use super::app::AppMetrics;
 use super::config::{ConfigMetrics, ConfigReload};
 use super::flow_series::FlowSeries;
+use super::grpc_export::GrpcExportMetrics;
+use super::ipfix::IpfixMetrics;
 use super::k8s::{K8sMetrics, K8sReading};
 use super::kernel::{AttachMode, Hook, InterfaceMetrics, KernelCounters, KernelMetrics};
 use super::kube_netc::KubeNetc;
@@ -135,6 +137,8 @@ pub struct AgentMetrics {
     loss: LossMetrics,
     app: AppMetrics,
     config: ConfigMetrics,
+    ipfix: IpfixMetrics,
+    grpc_export: GrpcExportMetrics,
 }
 
 fn validate(options: &MetricsOptions) -> Result<(), MetricsError> {
@@ -341,6 +345,8 @@ impl AgentMetrics {
             loss: LossMetrics::register(&r)?,
             app: AppMetrics::register(&r)?,
             config: ConfigMetrics::register(&r)?,
+            ipfix: IpfixMetrics::register(&r)?,
+            grpc_export: GrpcExportMetrics::register(&r)?,
             registry: r,
         })
     }
@@ -609,6 +615,16 @@ impl AgentMetrics {
     /// DNS and application-protocol metrics.
     pub fn app(&self) -> &AppMetrics {
         &self.app
+    }
+
+    /// IPFIX export metrics (`export.ipfix`).
+    pub fn ipfix(&self) -> &IpfixMetrics {
+        &self.ipfix
+    }
+
+    /// gRPC export metrics (`export.grpc`).
+    pub fn grpc_export(&self) -> &GrpcExportMetrics {
+        &self.grpc_export
     }
 
     /// Creates the config reload series at 0; call once when the agent

@@ -3,6 +3,8 @@
 mod app;
 mod config;
 mod flow_series;
+mod grpc_export;
+mod ipfix;
 mod k8s;
 mod kernel;
 mod kube_netc;
@@ -21,6 +23,8 @@ mod tests;
 
 pub use app::{AppMetrics, AppReading, DNS_LATENCY_BUCKETS};
 pub use config::ConfigReload;
+pub use grpc_export::{BatchResult, ExportDropReason, GrpcExportMetrics};
+pub use ipfix::{IpfixDropReason, IpfixMetrics};
 pub use k8s::K8sReading;
 pub use kernel::{AttachMode, Hook, KernelCounters};
 pub use loss::{LossMetrics, LossStats};

@@ -698,6 +698,22 @@ fn populated_metrics() -> AgentMetrics {
     });
     metrics.start_config_reloads();
     metrics.record_config_reload(super::ConfigReload::Rejected);
+    metrics.ipfix().start();
+    metrics.ipfix().record_sent(2);
+    metrics.ipfix().record_send_error(1);
+    metrics
+        .ipfix()
+        .add_dropped(super::IpfixDropReason::TrackerFull, 1);
+    metrics.ipfix().set_pending_flows(1);
+    metrics.grpc_export().start();
+    metrics
+        .grpc_export()
+        .record_batch(super::BatchResult::Accepted, Duration::from_millis(2));
+    metrics.grpc_export().add_delivered(5);
+    metrics
+        .grpc_export()
+        .add_dropped(super::ExportDropReason::BufferFull, 1);
+    metrics.grpc_export().set_buffer_records(3);
     metrics
         .loss()
         .set_drop_totals(&[crate::source::loss::NamedDropTotal {
