@@ -23,7 +23,6 @@
 
 mod cli;
 mod env;
-mod error;
 mod load;
 mod model;
 mod source;
@@ -31,7 +30,6 @@ mod validate;
 
 pub use cli::AgentArgs;
 pub use env::{process_env, var_name, CONFIG_VAR};
-pub use error::{ConfigErrors, ConfigProblem, SourceError, SourceName, EXIT_INVALID_CONFIG};
 pub use load::load;
 pub use model::IpfixConfig;
 pub use model::PortScanConfig;
@@ -44,6 +42,9 @@ pub use model::{
     DetectedProtocol, DnsConfig, DropsConfig, ProtocolDetectionConfig, RetransmitsConfig,
 };
 pub use model::{GrpcExportConfig, GrpcTlsConfig};
+pub use netmon_config::{
+    ConfigErrors, ConfigProblem, SourceError, SourceName, EXIT_INVALID_CONFIG,
+};
 pub use source::{given_flags, key_problem, ConfigSource, Flags};
 
 /// What the agent does after reading its configuration.

@@ -10,10 +10,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::cli::AgentArgs;
-use super::env::{self, var_name, CONFIG_VAR};
-use super::error::{ConfigErrors, ConfigProblem};
+use super::env::{var_name, CONFIG_VAR, SCHEME};
 use super::load::{default_tree, leaves, load_with, Leaf};
 use super::model::Config;
+use netmon_config::{ConfigErrors, ConfigProblem};
 
 /// What the configuration document is called in problem lines when a
 /// `config set` is checked against the configuration the agent runs with.
@@ -181,7 +181,7 @@ pub fn key_problem(key: &str) -> Option<ConfigProblem> {
 /// environment layer already knows how to find a typo's nearest name, so
 /// it is asked about the key's variable and its answer named back.
 fn unknown_setting(key: &str, leaves: &[Leaf]) -> ConfigProblem {
-    let (found, problems) = env::overrides([(var_of(key), String::new())], leaves);
+    let (found, problems) = SCHEME.overrides([(var_of(key), String::new())], leaves);
     let suggestion = match (found.first(), problems.first()) {
         // Same variable, other spelling (`Flow.Flow_Timeout`).
         (Some(setting), _) => Some(setting.leaf.dotted()),

@@ -5,8 +5,8 @@ use std::collections::HashSet;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use super::error::ConfigProblem;
 use super::model::{interface_pattern_matches, CaptureConfig, Config};
+use netmon_config::{Check, ConfigProblem, Model};
 
 /// Linux interface names are at most IFNAMSIZ - 1 bytes.
 const MAX_INTERFACE_NAME: usize = 15;
@@ -22,42 +22,17 @@ const MIN_BUFFER_SIZE: usize = 16;
 /// `sun_path` holds 108 bytes including the terminating NUL.
 const MAX_SOCKET_PATH: usize = 107;
 
-/// A failed check: the problem, plus the other settings its judgement
-/// depends on, so the loader can drop it when one of those was rejected and
-/// only holds its default.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Check {
-    pub problem: ConfigProblem,
-    pub also_involves: Vec<&'static str>,
-}
-
-impl Check {
-    fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            problem: ConfigProblem::new(path, message),
-            also_involves: Vec::new(),
-        }
-    }
-
-    fn involving(mut self, settings: &[&'static str]) -> Self {
-        self.also_involves.extend_from_slice(settings);
-        self
-    }
-
-    /// Every setting this check looked at.
-    pub fn settings(&self) -> impl Iterator<Item = &str> {
-        std::iter::once(self.problem.path.as_str()).chain(self.also_involves.iter().copied())
-    }
-}
-
 impl Config {
     /// Every semantic problem of this configuration, in model order; empty
     /// when the agent can run with it.
     pub fn validate(&self) -> Vec<ConfigProblem> {
+        netmon_config::problems(checks(self))
+    }
+}
+
+impl Model for Config {
+    fn checks(&self) -> Vec<Check> {
         checks(self)
-            .into_iter()
-            .map(|check| check.problem)
-            .collect()
     }
 }
 

@@ -9,18 +9,19 @@
 
 mod cli;
 mod env;
-mod error;
 mod load;
 mod model;
 mod validate;
 
 pub use cli::ServerArgs;
 pub use env::{process_env, var_name, CONFIG_VAR};
-pub use error::{ConfigErrors, ConfigProblem, SourceError, SourceName, EXIT_INVALID_CONFIG};
 pub use load::load;
 pub use model::{
     BatchingConfig, ClickHouseConfig, Config, GrpcConfig, LogConfig, LogFormat, LogLevel,
     MetricsConfig, QueueConfig, Secret, SpoolConfig, TlsConfig, REDACTED,
+};
+pub use netmon_config::{
+    ConfigErrors, ConfigProblem, SourceError, SourceName, EXIT_INVALID_CONFIG,
 };
 
 /// What the server does after reading its configuration.

@@ -4,9 +4,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::error::ConfigProblem;
 use super::model::Config;
 use crate::clickhouse::{is_identifier, BaseUrl};
+use netmon_config::{Check, ConfigProblem, Model};
 
 const MIN_MESSAGE_BYTES: usize = 1024;
 /// tonic buffers a whole message; beyond this one request could take the
@@ -18,42 +18,17 @@ const MAX_BATCH_ROWS: usize = 10_000_000;
 const MAX_BATCH_DELAY: Duration = Duration::from_secs(3600);
 const MIN_SPOOL_BYTES: u64 = 1024 * 1024;
 
-/// A failed check: the problem, plus the other settings its judgement
-/// depends on, so the loader can drop it when one of those was rejected and
-/// only holds its default.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Check {
-    pub problem: ConfigProblem,
-    pub also_involves: Vec<&'static str>,
-}
-
-impl Check {
-    fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            problem: ConfigProblem::new(path, message),
-            also_involves: Vec::new(),
-        }
-    }
-
-    fn involving(mut self, settings: &[&'static str]) -> Self {
-        self.also_involves.extend_from_slice(settings);
-        self
-    }
-
-    /// Every setting this check looked at.
-    pub fn settings(&self) -> impl Iterator<Item = &str> {
-        std::iter::once(self.problem.path.as_str()).chain(self.also_involves.iter().copied())
-    }
-}
-
 impl Config {
     /// Every semantic problem of this configuration, in model order; empty
     /// when the server can run with it.
     pub fn validate(&self) -> Vec<ConfigProblem> {
+        netmon_config::problems(checks(self))
+    }
+}
+
+impl Model for Config {
+    fn checks(&self) -> Vec<Check> {
         checks(self)
-            .into_iter()
-            .map(|check| check.problem)
-            .collect()
     }
 }
 

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
-/// Exit status of the agent (and of `--check-config`) on configuration problems.
+/// Exit status of a netmon binary (and of its `--check-config`) on configuration problems.
 pub const EXIT_INVALID_CONFIG: u8 = 2;
 
 /// One problem with the configuration, printed as `path: message`.
@@ -83,9 +83,9 @@ impl SourceError {
 /// What a YAML document is called in problem lines.
 #[derive(Debug, Clone)]
 pub enum SourceName {
-    /// A file given with `--config` or `NETMON_CONFIG`.
+    /// A file given with `--config` or the config-file environment variable.
     File(PathBuf),
-    /// Text handed to [`super::Config::from_yaml_str`].
+    /// Text handed to [`crate::from_yaml_str`].
     Text,
 }
 
