@@ -10,6 +10,7 @@ pub mod export;
 pub mod flow;
 pub mod inspect;
 pub mod l7;
+pub mod programs;
 pub mod runtime;
 pub mod security;
 pub mod source;

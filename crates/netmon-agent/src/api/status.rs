@@ -43,6 +43,8 @@ pub struct StatusView {
     pub payload_samples: RingStatus,
     pub kubernetes: KubernetesStatus,
     pub features: FeatureStatus,
+    /// Custom programs: state, metrics, and why any part is skipped.
+    pub programs: Vec<crate::programs::ProgramStatus>,
     pub config: ConfigStatus,
 }
 
@@ -104,6 +106,7 @@ impl StatusView {
             payload_samples: status.payload_samples,
             kubernetes: status.kubernetes,
             features: status.features,
+            programs: status.programs,
             config,
         }
     }

@@ -39,6 +39,8 @@ pub struct AgentStatus {
     pub payload_samples: RingStatus,
     pub kubernetes: KubernetesStatus,
     pub features: FeatureStatus,
+    /// The custom programs (`programs` entries), in configuration order.
+    pub programs: Vec<crate::programs::ProgramStatus>,
 }
 
 #[derive(Serialize, Clone, Debug, PartialEq, Eq)]

@@ -175,6 +175,7 @@ pub(crate) fn fake_status() -> AgentStatus {
             drops: true,
             retransmits: true,
         },
+        programs: Vec::new(),
     }
 }
 

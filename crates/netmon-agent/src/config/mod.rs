@@ -33,6 +33,7 @@ pub use env::{process_env, var_name, CONFIG_VAR};
 pub use load::load;
 pub use model::IpfixConfig;
 pub use model::PortScanConfig;
+pub use model::ProgramEntry;
 pub use model::{
     ApiConfig, AttachMode, CaptureConfig, Config, ContextLabel, ExportConfig, FeaturesConfig,
     FlowConfig, FlowLabel, KubernetesConfig, KubernetesMode, LogConfig, LogFormat, LogLevel,

@@ -34,6 +34,26 @@ pub struct Config {
     pub performance: PerformanceConfig,
     /// Logging.
     pub log: LogConfig,
+    /// Custom eBPF programs whose maps become Prometheus metrics, each a
+    /// compiled CO-RE object and a YAML in cloudflare ebpf_exporter's format
+    /// (docs/programs.md). An entry that fails is reported and skipped.
+    pub programs: Vec<ProgramEntry>,
+}
+
+/// One custom program (`programs[]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProgramEntry {
+    /// Names the entry in logs, the status and `netmon_program_*` metrics.
+    pub name: String,
+    /// The compiled object (`<name>.bpf.o`, clang `-target bpf -g`).
+    pub object: PathBuf,
+    /// Its metrics YAML (ebpf_exporter's format).
+    pub config: PathBuf,
+    /// Interfaces its `classifier` programs attach to (TCX); unused by
+    /// other program kinds.
+    #[serde(default)]
+    pub interfaces: Vec<String>,
 }
 
 /// `capture.*`: interface selection and attachment.
@@ -259,6 +279,9 @@ pub struct PrometheusConfig {
     pub source_context: Vec<ContextLabel>,
     /// The same for the responder: `destination_<context>` labels.
     pub destination_context: Vec<ContextLabel>,
+    /// Prefix of the custom programs' metrics (`programs`); ebpf_exporter's
+    /// own by default, so its dashboards work unchanged.
+    pub program_prefix: String,
     /// A series with context or per-flow labels is removed this long after
     /// the last flow counting into it ended, so deleted pods' series go away.
     #[serde(with = "duration_text")]
@@ -275,6 +298,7 @@ impl Default for PrometheusConfig {
             kube_netc_compat: false,
             source_context: vec![ContextLabel::Namespace, ContextLabel::Workload],
             destination_context: vec![ContextLabel::Namespace, ContextLabel::Workload],
+            program_prefix: "ebpf_exporter_".into(),
             series_expiry: Duration::from_secs(300),
         }
     }

@@ -51,7 +51,59 @@ pub(crate) fn checks(config: &Config) -> Vec<Check> {
     check_dns(config, &mut out);
     check_protocol_detection(config, &mut out);
     check_performance(config, &mut out);
+    check_programs(config, &mut out);
     out
+}
+
+fn check_programs(config: &Config, out: &mut Vec<Check>) {
+    let prefix = &config.export.prometheus.program_prefix;
+    if !prefix.is_empty() && !crate::programs::config::valid_metric_name(prefix) {
+        out.push(Check::new(
+            "export.prometheus.program_prefix",
+            format!("{prefix:?} cannot start a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)"),
+        ));
+    } else if prefix.starts_with("netmon_") {
+        out.push(Check::new(
+            "export.prometheus.program_prefix",
+            "netmon_ is netmon's own metrics' prefix; a custom metric could take one of their names",
+        ));
+    }
+    let mut names = HashSet::new();
+    for (index, entry) in config.programs.iter().enumerate() {
+        let at = |key: &str| format!("programs[{index}].{key}");
+        let valid_name = !entry.name.is_empty()
+            && entry
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+        if !valid_name {
+            out.push(Check::new(
+                at("name"),
+                format!(
+                    "{:?}: a name of letters, digits, '_', '-' and '.' is required",
+                    entry.name
+                ),
+            ));
+        } else if !names.insert(&entry.name) {
+            out.push(Check::new(
+                at("name"),
+                format!("{:?} names more than one entry", entry.name),
+            ));
+        }
+        for (key, path) in [("object", &entry.object), ("config", &entry.config)] {
+            if path.as_os_str().is_empty() {
+                out.push(Check::new(at(key), "a path is required"));
+            }
+        }
+        for (i, interface) in entry.interfaces.iter().enumerate() {
+            if let Some(message) = interface_name_problem(interface) {
+                out.push(Check::new(
+                    format!("programs[{index}].interfaces[{i}]"),
+                    message,
+                ));
+            }
+        }
+    }
 }
 
 fn check_capture(capture: &CaptureConfig, out: &mut Vec<Check>) {

@@ -171,6 +171,8 @@ mod tests {
             owner: None,
             template_hash: None,
             labels: Vec::new(),
+            uid: None,
+            containers: Vec::new(),
         })
     }
 

@@ -148,6 +148,15 @@ pub async fn run(config: Config, control_inputs: ControlInputs) -> Result<(), Ru
         &config,
         enricher.is_on(),
     ))?);
+    // Custom programs load beside netmon's own: an entry that fails is
+    // reported and skipped, never a reason to stop.
+    let programs = crate::programs::start(
+        &config.programs,
+        &config.export.prometheus.program_prefix,
+        &k8s::node_name(&config.kubernetes),
+        kubernetes.as_ref().map(|k| k.index.clone()),
+        metrics.registry(),
+    );
     metrics.set_flow_table_max_flows(config.flow.max_flows as u64);
     metrics.set_kernel_flow_map_capacity(config.flow.kernel_map_entries as u64);
     let readiness = Readiness::new();
@@ -311,13 +320,16 @@ pub async fn run(config: Config, control_inputs: ControlInputs) -> Result<(), Ru
             addr: api_addr,
             source,
         })?;
-    let status = Arc::new(AgentStatusSource::new(
-        state.clone(),
-        k8s::node_name(&config.kubernetes),
-        &kernel_features,
-        kubernetes_watches,
-        started,
-    ));
+    let status = Arc::new(
+        AgentStatusSource::new(
+            state.clone(),
+            k8s::node_name(&config.kubernetes),
+            &kernel_features,
+            kubernetes_watches,
+            started,
+        )
+        .with_programs(programs),
+    );
     let router = api_router(&state, status, config_status, &readiness).merge(control.router());
     info!(addr = %api_addr, "API listener up");
     servers.push(tokio::spawn(api::serve(

@@ -41,6 +41,8 @@ pub struct AgentStatusSource {
     parts: StartedParts,
     /// `None` when procfs could not be read at start-up.
     sampler: Option<Mutex<ProcessSampler>>,
+    /// Custom programs, as loaded at start-up.
+    programs: Vec<crate::programs::ProgramStatus>,
 }
 
 impl AgentStatusSource {
@@ -73,7 +75,14 @@ impl AgentStatusSource {
             kubernetes,
             parts,
             sampler,
+            programs: Vec::new(),
         }
+    }
+
+    /// Adds the custom programs' statuses (fixed once loaded).
+    pub fn with_programs(mut self, programs: Vec<crate::programs::ProgramStatus>) -> Self {
+        self.programs = programs;
+        self
     }
 
     /// Reads from the eBPF object under its lock; `None` once detached.
@@ -171,6 +180,7 @@ impl StatusSource for AgentStatusSource {
                 drops,
                 retransmits,
             },
+            programs: self.programs.clone(),
         }
     }
 

@@ -58,6 +58,22 @@ pub struct CachedPod {
     /// `pod-template-hash`, to name a Deployment before its ReplicaSet is known.
     pub template_hash: Option<Box<str>>,
     pub labels: Vec<(Arc<str>, Arc<str>)>,
+    /// `metadata.uid`: the kubelet names the pod's cgroup after it, which
+    /// is how custom programs' cgroup ids are turned into pods.
+    pub uid: Option<Box<str>>,
+    /// Container id (without the `containerd://` scheme) → container name,
+    /// from the container statuses; the runtime names the cgroup after the id.
+    pub containers: Vec<(Box<str>, Arc<str>)>,
+}
+
+impl CachedPod {
+    /// The name of the container with runtime id `id`.
+    pub fn container_name(&self, id: &str) -> Option<&str> {
+        self.containers
+            .iter()
+            .find(|(known, _)| &**known == id)
+            .map(|(_, name)| &**name)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -25,6 +25,8 @@ fn pod(namespace: &str, name: &str, address: &str, created: i64) -> CachedPod {
         owner: None,
         template_hash: None,
         labels: Vec::new(),
+        uid: None,
+        containers: Vec::new(),
     }
 }
 

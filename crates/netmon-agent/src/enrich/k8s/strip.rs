@@ -102,7 +102,34 @@ pub fn pod(pod: &Pod, options: &StripOptions, strings: &mut Interner) -> Option<
         owner: controller(meta, strings),
         template_hash: labels.get(TEMPLATE_HASH_LABEL).map(|h| h.as_str().into()),
         labels: kept,
+        uid: meta.uid.as_deref().map(Into::into),
+        containers: container_ids(status, strings),
     })
+}
+
+/// Every container's runtime id → name, init and ephemeral ones included.
+fn container_ids(
+    status: Option<&k8s_openapi::api::core::v1::PodStatus>,
+    strings: &mut Interner,
+) -> Vec<(Box<str>, Arc<str>)> {
+    let Some(status) = status else {
+        return Vec::new();
+    };
+    [
+        &status.container_statuses,
+        &status.init_container_statuses,
+        &status.ephemeral_container_statuses,
+    ]
+    .into_iter()
+    .flatten()
+    .flatten()
+    .filter_map(|container| {
+        let id = container.container_id.as_deref()?;
+        // `containerd://<id>`, `cri-o://<id>`, `docker://<id>`.
+        let id = id.split_once("://").map_or(id, |(_, id)| id);
+        Some((id.into(), strings.intern(&container.name)))
+    })
+    .collect()
 }
 
 pub fn service(service: &Service, strings: &mut Interner) -> Option<CachedService> {
