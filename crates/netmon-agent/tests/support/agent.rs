@@ -51,6 +51,8 @@ pub struct AgentConfig {
     pub prometheus_yaml: String,
     /// `features` keys, as YAML lines indented by 2 (`nat:\n    enabled: false\n`).
     pub features_yaml: String,
+    /// Whole top-level sections appended to the file (`programs:\n  - ...`).
+    pub top_level_yaml: String,
 }
 
 #[derive(Debug, Clone)]
@@ -72,6 +74,7 @@ impl Default for AgentConfig {
             kubernetes_auto: false,
             prometheus_yaml: String::new(),
             features_yaml: String::new(),
+            top_level_yaml: String::new(),
         }
     }
 }
@@ -115,6 +118,7 @@ impl AgentConfig {
             yaml.push_str("features:\n");
             yaml.push_str(&self.features_yaml);
         }
+        yaml.push_str(&self.top_level_yaml);
         yaml
     }
 }
