@@ -169,6 +169,7 @@ mod tests {
                 "flow_table": {"flows": 10, "capacity": 100, "fill_ratio": 0.1},
                 "events": {"processed": 123, "lost": 4},
                 "payload_samples": {"processed": 5, "lost": 0},
+                "programs": [],
                 "kubernetes": {"enabled": true, "state": "syncing", "synced": false},
                 "features": {"tcp_lifecycle": true, "rtt": true, "dns": true,
                              "protocol_detection": false, "nat": false, "port_scan": true,

@@ -151,7 +151,7 @@ fn unknown_keys_are_reported_at_any_depth_with_the_keys_expected_there() {
     let cases = [
         (
             "flw:\n  max_flows: 1\n",
-            "flw: unknown key (expected one of: capture, flow, export, kubernetes, api, features, performance, log)",
+            "flw: unknown key (expected one of: capture, flow, export, kubernetes, api, features, performance, log, programs)",
         ),
         (
             "flow:\n  flow_timout: 3s\n",
@@ -161,7 +161,7 @@ fn unknown_keys_are_reported_at_any_depth_with_the_keys_expected_there() {
         (
             "export:\n  prometheus:\n    adress: 0.0.0.0\n",
             "export.prometheus.adress: unknown key (expected one of: enabled, address, port, \
-             labels, kube_netc_compat, source_context, destination_context, series_expiry)",
+             labels, kube_netc_compat, source_context, destination_context, program_prefix, series_expiry)",
         ),
         (
             "log:\n  5: x\n",
@@ -457,7 +457,7 @@ fn a_file_that_is_not_a_mapping_is_one_line_naming_the_file() {
         lines(result),
         [
             "netmon.yaml: expected a mapping of settings at the top level (keys: capture, flow, \
-          export, kubernetes, api, features, performance, log), found a list"
+          export, kubernetes, api, features, performance, log, programs), found a list"
         ]
     );
 }
@@ -493,7 +493,7 @@ flow:
     // The anchor holder is itself an unknown key, but the merged value lands.
     assert_eq!(
         problems_in(yaml),
-        ["x-timing: unknown key (expected one of: capture, flow, export, kubernetes, api, features, performance, log)"]
+        ["x-timing: unknown key (expected one of: capture, flow, export, kubernetes, api, features, performance, log, programs)"]
     );
     let yaml = "flow: &flow\n  flow_timeout: 30s\n  <<: {flush_interval: 2s}\n";
     let config = Config::from_yaml_str(yaml).unwrap();
@@ -1078,4 +1078,58 @@ fn grpc_tls_files_need_an_https_address_must_exist_and_come_as_a_pair() {
         )),
         Vec::<String>::new()
     );
+}
+
+#[test]
+fn program_entries_and_the_prefix_are_checked_with_their_paths() {
+    let yaml = "\
+export:
+  prometheus:
+    program_prefix: 9x_
+programs:
+  - name: tcp
+    object: /p/tcp.bpf.o
+    config: /p/tcp.yaml
+  - name: tcp
+    object: ''
+    config: /p/other.yaml
+  - name: bad name
+    object: /p/z.bpf.o
+    config: /p/z.yaml
+    interfaces: [this-name-is-far-too-long]
+";
+    assert_eq!(
+        problems_in(yaml),
+        [
+            "export.prometheus.program_prefix: \"9x_\" cannot start a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)",
+            "programs[1].name: \"tcp\" names more than one entry",
+            "programs[1].object: a path is required",
+            "programs[2].name: \"bad name\": a name of letters, digits, '_', '-' and '.' is required",
+            "programs[2].interfaces[0]: \"this-name-is-far-too-long\" is longer than 15 bytes, the kernel's limit for interface names",
+        ]
+    );
+    // A missing key is a type error of that entry, named by its index.
+    assert_eq!(
+        problems_in("programs:\n  - name: c\n    object: /p/c.bpf.o\n"),
+        ["programs[0]: invalid value {\"name\":\"c\",\"object\":\"/p/c.bpf.o\"}: missing field `config`"]
+    );
+}
+
+#[test]
+fn a_valid_programs_section_loads_with_its_defaults() {
+    let config = Config::from_yaml_str(
+        "programs:\n  - name: tcp\n    object: /p/tcp.bpf.o\n    config: /p/tcp.yaml\n",
+    )
+    .unwrap();
+    assert_eq!(
+        config.programs,
+        [ProgramEntry {
+            name: "tcp".into(),
+            object: "/p/tcp.bpf.o".into(),
+            config: "/p/tcp.yaml".into(),
+            interfaces: Vec::new(),
+        }]
+    );
+    assert_eq!(config.export.prometheus.program_prefix, "ebpf_exporter_");
+    assert_eq!(Config::default().programs, []);
 }
