@@ -41,7 +41,29 @@ pub struct AgentStatus {
     pub payload_samples: Processed,
     pub kubernetes: KubernetesStatus,
     pub features: BTreeMap<String, bool>,
+    /// Custom eBPF programs (`programs` entries).
+    pub programs: Vec<ProgramStatus>,
     pub config: ConfigStatus,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct ProgramStatus {
+    pub name: String,
+    /// running, degraded or failed.
+    pub state: String,
+    pub error: Option<String>,
+    pub metrics: Vec<String>,
+    pub programs: Vec<ProgramAttach>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct ProgramAttach {
+    pub program: String,
+    pub section: String,
+    pub attached: Option<String>,
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -233,6 +255,49 @@ pub fn render(status: &AgentStatus, style: &Style) -> String {
         ]);
     }
     out.push_str(&maps.render(style));
+    if !status.programs.is_empty() {
+        out.push('\n');
+        out.push_str(&programs(&status.programs, style));
+    }
+    out
+}
+
+/// The custom programs: one row per entry, and why anything is not running.
+fn programs(entries: &[ProgramStatus], style: &Style) -> String {
+    let mut table = Table::new(&[left("CUSTOM PROGRAM"), left("STATE"), left("METRICS")]);
+    let mut reasons = Vec::new();
+    for entry in entries {
+        let color = match entry.state.as_str() {
+            "running" => None,
+            "degraded" => Some(Color::Yellow),
+            _ => Some(Color::Red),
+        };
+        table.row(vec![
+            Cell::from(entry.name.as_str()),
+            Cell::colored(entry.state.as_str(), color),
+            Cell::from(if entry.metrics.is_empty() {
+                "-".to_owned()
+            } else {
+                entry.metrics.join(", ")
+            }),
+        ]);
+        if let Some(error) = &entry.error {
+            reasons.push(format!("{}: {error}", entry.name));
+        }
+        for program in &entry.programs {
+            if let Some(error) = &program.error {
+                reasons.push(format!(
+                    "{}/{} skipped: {error}",
+                    entry.name, program.program
+                ));
+            }
+        }
+    }
+    let mut out = table.render(style);
+    for reason in reasons {
+        out.push_str(&style.paint(&reason, Color::Yellow));
+        out.push('\n');
+    }
     out
 }
 
@@ -306,6 +371,37 @@ veth-b          14  tc    netmon_ingress, netmon_egress
 
 MAP           TYPE      ENTRIES  CAPACITY  FILL
 netmon_flows  lru_hash       12     65536  0.0%
+"
+        );
+    }
+
+    #[test]
+    fn custom_programs_are_listed_with_why_any_part_is_not_running() {
+        let mut status: AgentStatus = serde_json::from_str(STATUS_JSON).unwrap();
+        status.programs = serde_json::from_str(
+            r#"[
+              {"name": "tcp_connect_latency", "state": "running",
+               "metrics": ["ebpf_exporter_tcp_connect_latency_seconds"],
+               "programs": [{"program": "tcp_connect_state", "section": "tracepoint/sock/inet_sock_set_state",
+                             "attached": "tracepoint sock:inet_sock_set_state"}]},
+              {"name": "mixed", "state": "degraded", "metrics": ["ebpf_exporter_hits_total"],
+               "programs": [{"program": "on_unlink", "section": "kprobe/do_unlinkat",
+                             "error": "this kernel has no kprobes"}]},
+              {"name": "broken", "state": "failed", "error": "not an ELF object", "metrics": [], "programs": []}
+            ]"#,
+        )
+        .unwrap();
+        let report = render(&status, &Style { color: false });
+        let programs = report.split("0.0%\n\n").nth(1).expect("a programs table");
+        assert_eq!(
+            programs,
+            "\
+CUSTOM PROGRAM       STATE     METRICS
+tcp_connect_latency  running   ebpf_exporter_tcp_connect_latency_seconds
+mixed                degraded  ebpf_exporter_hits_total
+broken               failed    -
+mixed/on_unlink skipped: this kernel has no kprobes
+broken: not an ELF object
 "
         );
     }
