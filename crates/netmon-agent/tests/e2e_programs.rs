@@ -10,15 +10,18 @@
 mod support;
 
 use std::alloc::{alloc_zeroed, dealloc, Layout};
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::os::unix::fs::FileExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::agent::{AgentConfig, FlowQuery, Metrics};
-use support::netns::IpVersion;
+use netmon_kube_fake::FakeApiServer;
+use serde_json::json;
+use support::agent::{Agent, AgentConfig, FlowQuery, KubernetesSettings, Metrics};
+use support::in_netns::in_netns;
+use support::netns::{IpVersion, Offloads, Topology};
 use support::nft::{count_flow, FlowMatch};
 use support::traffic::{connect_refused, tcp_exchange};
 use support::{
@@ -429,4 +432,162 @@ fn the_syscall_and_block_io_examples_count_exactly_the_tests_own_calls_and_write
         }
     });
     eprintln!("syscall and block I/O test took {:?}", started.elapsed());
+}
+
+/// The cgroup v2 mount, as the agent finds it.
+fn cgroup2_mount() -> PathBuf {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    mountinfo
+        .lines()
+        .find_map(|line| {
+            let (before, after) = line.split_once(" - ")?;
+            let mount_point = before.split_whitespace().nth(4)?;
+            (after.split_whitespace().next()? == "cgroup2").then(|| PathBuf::from(mount_point))
+        })
+        .expect("a cgroup2 mount")
+}
+
+/// A pod's container cgroup as the kubelet (systemd driver) and containerd
+/// name it, under a slice of the test's own; removed on drop.
+struct PodCgroup {
+    top: PathBuf,
+    leaf: PathBuf,
+}
+
+impl PodCgroup {
+    fn create(uid: &str, container_id: &str) -> PodCgroup {
+        let top = cgroup2_mount().join(format!("nmt{}.slice", unique_tag()));
+        let leaf = top
+            .join(format!("kubepods-pod{}.slice", uid.replace('-', "_")))
+            .join(format!("cri-containerd-{container_id}.scope"));
+        std::fs::create_dir_all(&leaf).expect("create the pod's cgroups");
+        PodCgroup { top, leaf }
+    }
+
+    /// Runs `program` (an absolute path, so exec is one execve) in this
+    /// cgroup: the child moves itself in before it execs.
+    fn run(&self, program: &str) {
+        use std::os::unix::process::CommandExt;
+        let procs =
+            std::ffi::CString::new(self.leaf.join("cgroup.procs").to_str().unwrap()).unwrap();
+        let mut command = Command::new(program);
+        // SAFETY: between fork and exec only open/write/close run, which
+        // are async-signal-safe; the path was allocated before the fork.
+        unsafe {
+            command.pre_exec(move || {
+                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY);
+                if fd < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                let written = libc::write(fd, b"0".as_ptr().cast(), 1);
+                libc::close(fd);
+                if written != 1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let status = command.status().expect("run in the pod's cgroup");
+        assert!(status.success(), "{program} in the pod's cgroup: {status}");
+    }
+}
+
+impl Drop for PodCgroup {
+    fn drop(&mut self) {
+        // Deepest first: a cgroup with children cannot be removed.
+        let mut dir = Some(self.leaf.as_path());
+        while let Some(path) = dir {
+            let _ = std::fs::remove_dir(path);
+            dir = path.parent().filter(|p| p.starts_with(&self.top));
+        }
+    }
+}
+
+const POD_EXECS: u64 = 5;
+
+#[test]
+fn the_pod_syscalls_example_names_namespace_pod_and_container_from_the_watched_pods() {
+    if missing_prerequisites(&[TOPOLOGY_TOOLS, &[CLANG, "promtool"]].concat()) {
+        return;
+    }
+    let started = Instant::now();
+    let dir = TempDir::new("programs");
+    let (object, yaml) = example("pod_syscalls", dir.path());
+    let topology = Topology::build(&["a"], Offloads::Off);
+    let listener = in_netns(topology.node().name(), || TcpListener::bind("127.0.0.1:0"))
+        .expect("bind the fake API server in the node namespace");
+    let api = FakeApiServer::start(listener);
+    let kubeconfig = dir.path().join("kubeconfig");
+    api.write_kubeconfig(&kubeconfig).expect("write kubeconfig");
+
+    let tag = unique_tag();
+    let uid = format!(
+        "{:08x}-0000-4000-8000-{:012x}",
+        tag.pid,
+        tag.random & 0xffff_ffff_ffff
+    );
+    let container_id = format!("{:016x}", tag.random).repeat(4);
+    let node_name = topology.node().name().to_lowercase();
+    api.apply(json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "cart-7d9f", "namespace": "shop", "uid": uid},
+        "spec": {"nodeName": node_name, "containers": [{"name": "server", "image": "x"}]},
+        "status": {"phase": "Running", "containerStatuses": [{
+            "name": "server", "image": "x", "imageID": "x", "ready": true, "restartCount": 0,
+            "containerID": format!("containerd://{container_id}")}]}
+    }))
+    .expect("apply the pod");
+    let cgroup = PodCgroup::create(&uid, &container_id);
+
+    let agent = Agent::start(
+        topology.node(),
+        AgentConfig {
+            kubernetes: Some(KubernetesSettings {
+                kubeconfig,
+                node_name: node_name.clone(),
+            }),
+            top_level_yaml: programs_yaml(&[("pod_syscalls", &object, &yaml)]),
+            ..AgentConfig::default()
+        },
+    );
+    eventually(Duration::from_secs(30), "pods synced", || {
+        match agent
+            .metrics()
+            .value("netmon_k8s_sync_status", &[("resource", "pods")])
+        {
+            Some(1.0) => Ok(()),
+            other => Err(format!("pods sync status {other:?}")),
+        }
+    });
+
+    for _ in 0..POD_EXECS {
+        cgroup.run("/usr/bin/true");
+    }
+    let name = format!("{PREFIX}pod_syscalls_total");
+    let labels = [
+        ("namespace", "shop"),
+        ("pod", "cart-7d9f"),
+        ("container", "server"),
+        ("syscall", "execve"),
+        ("node", node_name.as_str()),
+    ];
+    let body = agent.get_metrics_listener("/metrics").body;
+    let output = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .output_with_stdin(&body);
+    assert!(output.status.success(), "promtool: {output:?}");
+    assert_eq!(
+        Metrics::parse(&body).value(&name, &labels),
+        Some(POD_EXECS as f64),
+        "execve calls made in the pod's container cgroup; execve series: {:#?}",
+        Metrics::parse(&body)
+            .series(&name)
+            .into_iter()
+            .filter(|s| s.labels.get("syscall").map(String::as_str) == Some("execve"))
+            .collect::<Vec<_>>()
+    );
+    drop(agent);
+    drop(api);
+    eprintln!("pod syscalls test took {:?}", started.elapsed());
 }

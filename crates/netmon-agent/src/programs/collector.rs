@@ -305,7 +305,7 @@ mod tests {
     fn bounds_and_counts(h: &ProtoHistogram) -> Vec<(f64, u64)> {
         h.get_bucket()
             .iter()
-            .map(|b| (b.get_upper_bound(), b.get_cumulative_count()))
+            .map(|b| (b.upper_bound(), b.cumulative_count()))
             .collect()
     }
 

@@ -3,6 +3,7 @@
 //! device's name. Both take the decimal text of a `uint`.
 
 use std::collections::HashMap;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -16,8 +17,13 @@ const REWALK_INTERVAL: Duration = Duration::from_secs(1);
 /// Cgroup ids → paths under the cgroup v2 mount. On cgroup v2 a cgroup's id
 /// is its directory's inode number, so one walk of the tree maps them all.
 pub struct CgroupPaths {
+    /// Where the tree is walked.
     root: PathBuf,
+    /// How paths are spelt: the mount point as the host sees it.
+    shown: PathBuf,
     cache: Mutex<Cache>,
+    /// The detached mount `root` points into, when the agent made one.
+    _mount: Option<OwnedFd>,
 }
 
 #[derive(Default)]
@@ -27,17 +33,39 @@ struct Cache {
 }
 
 impl CgroupPaths {
-    /// The machine's cgroup v2 mount, from `/proc/self/mountinfo`
-    /// (`/sys/fs/cgroup`, or `/sys/fs/cgroup/unified` on hybrid systems).
+    /// The machine's cgroup v2 tree (`/sys/fs/cgroup`, or
+    /// `/sys/fs/cgroup/unified` on hybrid systems) from the agent's own
+    /// mounts. `ip netns exec` (and some container set-ups) give the agent a
+    /// fresh /sys without the cgroup mounts: the tree is then reached
+    /// through a detached mount of its own, which is visible nowhere else
+    /// and goes away with the agent. Paths are then spelt under
+    /// `/sys/fs/cgroup`.
     pub fn system() -> Self {
         let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        Self::under(cgroup2_mount(&mountinfo).unwrap_or_else(|| "/sys/fs/cgroup".into()))
+        if let Some(mount) = cgroup2_mount(&mountinfo) {
+            return Self::under(mount);
+        }
+        match detached_cgroup2() {
+            Ok(fd) => CgroupPaths {
+                root: PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd())),
+                shown: PathBuf::from("/sys/fs/cgroup"),
+                cache: Mutex::new(Cache::default()),
+                _mount: Some(fd),
+            },
+            Err(error) => {
+                tracing::warn!(%error, "no cgroup v2 tree: the cgroup and kubernetes decoders will name nothing");
+                Self::under("/sys/fs/cgroup")
+            }
+        }
     }
 
     pub fn under(root: impl Into<PathBuf>) -> Self {
+        let root = root.into();
         CgroupPaths {
-            root: root.into(),
+            shown: root.clone(),
+            root,
             cache: Mutex::new(Cache::default()),
+            _mount: None,
         }
     }
 
@@ -65,26 +93,77 @@ impl CgroupPaths {
             return None;
         }
         let mut paths = HashMap::new();
-        walk(&self.root, &mut paths);
+        walk(&self.root, &self.root, &self.shown, &mut paths);
         cache.paths = paths;
         cache.walked = Some(Instant::now());
         cache.paths.get(&id).cloned()
     }
 }
 
-fn walk(dir: &Path, out: &mut HashMap<u64, String>) {
+fn walk(dir: &Path, root: &Path, shown: &Path, out: &mut HashMap<u64, String>) {
     let Ok(metadata) = std::fs::metadata(dir) else {
         return;
     };
-    out.insert(metadata.ino(), dir.display().to_string());
+    let relative = dir.strip_prefix(root).unwrap_or(dir);
+    let path = if relative.as_os_str().is_empty() {
+        shown.to_path_buf()
+    } else {
+        shown.join(relative)
+    };
+    out.insert(metadata.ino(), path.display().to_string());
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     for entry in entries.flatten() {
         if entry.file_type().is_ok_and(|t| t.is_dir()) {
-            walk(&entry.path(), out);
+            walk(&entry.path(), root, shown, out);
         }
     }
+}
+
+/// A cgroup2 mount attached nowhere (fsopen/fsconfig/fsmount, Linux 5.2+):
+/// the whole tree, reachable only through the returned descriptor.
+fn detached_cgroup2() -> std::io::Result<OwnedFd> {
+    const FSOPEN_CLOEXEC: libc::c_uint = 1;
+    const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
+    const FSMOUNT_CLOEXEC: libc::c_uint = 1;
+    let check = |ret: libc::c_long| {
+        if ret < 0 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok(ret as RawFd)
+        }
+    };
+    // SAFETY: the file system name is a NUL-terminated literal; each call
+    // returns a new descriptor that is owned right away.
+    let context = unsafe {
+        OwnedFd::from_raw_fd(check(libc::syscall(
+            libc::SYS_fsopen,
+            c"cgroup2".as_ptr(),
+            FSOPEN_CLOEXEC,
+        ))?)
+    };
+    // SAFETY: CMD_CREATE takes no key or value.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            context.as_raw_fd(),
+            FSCONFIG_CMD_CREATE,
+            std::ptr::null::<libc::c_char>(),
+            std::ptr::null::<libc::c_void>(),
+            0,
+        )
+    })?;
+    // SAFETY: as above; the mount descriptor is owned by the caller.
+    let mount = unsafe {
+        OwnedFd::from_raw_fd(check(libc::syscall(
+            libc::SYS_fsmount,
+            context.as_raw_fd(),
+            FSMOUNT_CLOEXEC,
+            0,
+        ))?)
+    };
+    Ok(mount)
 }
 
 /// The mount point of the first cgroup2 file system in `mountinfo`.

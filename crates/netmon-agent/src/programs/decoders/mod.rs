@@ -272,10 +272,13 @@ pub(crate) mod tests {
         LabelDecoder::new(&label).unwrap()
     }
 
+    /// A label's YAML, a key slice, and the values it decodes to (`None`: skipped).
+    type Case<'a> = (&'a str, &'a [u8], Option<&'a [&'a str]>);
+
     #[test]
     fn chains_feed_each_decoder_the_previous_ones_output() {
         let env = empty_env();
-        let cases: &[(&str, &[u8], Option<&[&str]>)] = &[
+        let cases: &[Case] = &[
             (
                 "{name: syscall, size: 8, decoders: [{name: uint}, {name: syscall}]}",
                 &110u64.to_ne_bytes(),
