@@ -295,6 +295,34 @@ impl Collector for ProgramCollector {
 }
 
 #[cfg(test)]
+impl ProgramCollector {
+    /// A collector of one entry that failed to load, with one scrape error
+    /// counted: every `netmon_program_*` family has a series.
+    pub(crate) fn with_failed_entry(name: &str) -> Self {
+        let status = ProgramStatus {
+            name: name.to_string(),
+            object: format!("/programs/{name}.bpf.o"),
+            config: format!("/programs/{name}.yaml"),
+            state: EntryState::Failed,
+            error: Some("not an ELF object".into()),
+            metrics: Vec::new(),
+            programs: Vec::new(),
+        };
+        let collector = ProgramCollector::new(
+            "ebpf_exporter_",
+            "node-1",
+            vec![CollectedEntry {
+                status,
+                loaded: None,
+            }],
+            super::decoders::tests::empty_env(),
+        );
+        collector.count_error(name, "latency", "decode");
+        collector
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -721,6 +721,13 @@ fn populated_metrics() -> AgentMetrics {
             protocol: "udp",
             packets: 3,
         }]);
+    // Custom programs register their own collector: one failed entry.
+    metrics
+        .registry()
+        .register(Box::new(
+            crate::programs::collector::ProgramCollector::with_failed_entry("broken"),
+        ))
+        .unwrap();
     metrics
 }
 
