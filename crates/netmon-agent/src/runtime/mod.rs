@@ -155,7 +155,7 @@ pub async fn run(config: Config, control_inputs: ControlInputs) -> Result<(), Ru
         &config.export.prometheus.program_prefix,
         &k8s::node_name(&config.kubernetes),
         kubernetes.as_ref().map(|k| k.index.clone()),
-        metrics.registry(),
+        metrics.scrape_only_registry(),
     );
     metrics.set_flow_table_max_flows(config.flow.max_flows as u64);
     metrics.set_kernel_flow_map_capacity(config.flow.kernel_map_entries as u64);

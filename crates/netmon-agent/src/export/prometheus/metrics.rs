@@ -95,6 +95,10 @@ const FINAL_STATUSES: [&str; 5] = ["closed", "reset", "refused", "timeout", "evi
 
 pub struct AgentMetrics {
     registry: Registry,
+    /// Collectors that work at every gather (custom programs read their
+    /// kernel maps): only a scrape gathers them, not the status endpoints
+    /// that read one gauge of `registry`.
+    scrape_only: Registry,
     flow_labels: Vec<FlowLabel>,
     source_context: Vec<ContextLabel>,
     destination_context: Vec<ContextLabel>,
@@ -348,11 +352,18 @@ impl AgentMetrics {
             ipfix: IpfixMetrics::register(&r)?,
             grpc_export: GrpcExportMetrics::register(&r)?,
             registry: r,
+            scrape_only: Registry::new(),
         })
     }
 
     pub fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    /// Where collectors that read the kernel at each gather register; see
+    /// the field. Their families are served after the agent's own.
+    pub fn scrape_only_registry(&self) -> &Registry {
+        &self.scrape_only
     }
 
     /// The registry in the Prometheus text format 0.0.4.
@@ -361,9 +372,9 @@ impl AgentMetrics {
         // Writing to a String cannot fail and our metric families are well
         // formed, so an error here is a bug; log it and serve what we have
         // rather than fail the scrape.
-        if let Err(error) =
-            prometheus::TextEncoder::new().encode_utf8(&self.registry.gather(), &mut text)
-        {
+        let mut families = self.registry.gather();
+        families.extend(self.scrape_only.gather());
+        if let Err(error) = prometheus::TextEncoder::new().encode_utf8(&families, &mut text) {
             tracing::error!(%error, "encoding metrics failed");
         }
         text
