@@ -203,6 +203,11 @@ fn the_connect_latency_example_counts_each_of_the_tests_connects_while_broken_en
         .protocol("tcp");
     node.agent.wait_for_flow_with(&query, "closed", expected);
 
+    // unlinkat calls of a thread of the test's, for the fixture's kaddrs,
+    // ksym and regexp decoders.
+    let unlinker = format!("nmk-{:x}", unique_tag().random as u32);
+    unlinkat_calls_on_thread(&unlinker, dir.path(), UNLINKAT_CALLS);
+
     // Read at scrape time: the kernel has counted already.
     let metrics = scrape_checked(&node);
     let node_name = host_name();
@@ -304,6 +309,34 @@ fn the_connect_latency_example_counts_each_of_the_tests_connects_while_broken_en
         "the failed entry is logged"
     );
     eprintln!("connect latency test took {:?}", started.elapsed());
+}
+
+const UNLINKAT_CALLS: u64 = 3;
+
+/// Creates and unlinks (`unlinkat`, as the fixture counts) `count` files
+/// in `dir` on a new thread named `comm`.
+fn unlinkat_calls_on_thread(comm: &str, dir: &Path, count: u64) {
+    let comm = std::ffi::CString::new(comm).unwrap();
+    let files: Vec<std::ffi::CString> = (0..count)
+        .map(|i| {
+            let path = dir.join(format!("unlink-{i}"));
+            std::fs::write(&path, b"x").unwrap();
+            std::ffi::CString::new(path.to_str().unwrap()).unwrap()
+        })
+        .collect();
+    std::thread::spawn(move || {
+        // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
+        assert_eq!(unsafe { libc::prctl(libc::PR_SET_NAME, comm.as_ptr()) }, 0);
+        for file in &files {
+            // SAFETY: a NUL-terminated path; AT_FDCWD needs no descriptor.
+            assert_eq!(
+                unsafe { libc::unlinkat(libc::AT_FDCWD, file.as_ptr(), 0) },
+                0
+            );
+        }
+    })
+    .join()
+    .unwrap();
 }
 
 /// A thread name no other process on the machine has.

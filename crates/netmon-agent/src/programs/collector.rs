@@ -97,7 +97,12 @@ impl ProgramCollector {
     fn read_metric(&self, entry: &str, metric: &MetricMap) -> Option<MetricFamily> {
         let entries = match maps::read_all(metric.fd(), metric.key_size, metric.per_cpu, self.cpus)
         {
-            Ok(entries) => entries,
+            Ok(read) => {
+                if read.truncated {
+                    self.count_error(entry, &metric.name, "truncated");
+                }
+                read.entries
+            }
             Err(error) => {
                 debug!(program = entry, metric = %metric.name, %error, "map unreadable");
                 self.count_error(entry, &metric.name, "read");

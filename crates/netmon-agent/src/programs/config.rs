@@ -262,8 +262,8 @@ fn check_histogram(histogram: &Histogram, out: &mut Vec<String>) {
         None => out.push(format!(
             "{at}: a histogram needs at least its bucket label (the key's last)"
         )),
-        Some(bucket) if bucket.size > 8 => out.push(format!(
-            "{at}.labels[{}]: the bucket label is {} bytes; at most 8 (an integer)",
+        Some(bucket) if ![1, 2, 4, 8].contains(&bucket.size) => out.push(format!(
+            "{at}.labels[{}]: the bucket label is {} bytes; it is an integer of 1, 2, 4 or 8",
             bucket.name, bucket.size
         )),
         Some(_) => {}
@@ -413,7 +413,7 @@ metrics:
                 ),
                 "metrics.counters[9bad].labels[comm]: the label is listed more than once",
                 "metrics.counters[9bad].labels[comm]: no decoders",
-                "metrics.histograms[lat].labels[bucket]: the bucket label is 16 bytes; at most 8 (an integer)",
+                "metrics.histograms[lat].labels[bucket]: the bucket label is 16 bytes; it is an integer of 1, 2, 4 or 8",
                 "metrics.histograms[lat]: bucket_max (5) must be above bucket_min (5)",
             ]
         );

@@ -25,20 +25,29 @@ struct ElemAttr {
 /// label on a PID) must not make a scrape take forever.
 pub const MAX_ENTRIES_PER_SCRAPE: usize = 1 << 20;
 
-/// Every (key, value) of the map; a per-CPU map's values are summed.
-/// `value_size` is 8 (checked at load); `cpus` is the possible CPU count.
-pub fn read_all(
-    fd: i32,
-    key_size: usize,
-    per_cpu: bool,
-    cpus: usize,
-) -> io::Result<Vec<(Vec<u8>, u64)>> {
+/// The entries of one read.
+pub struct Read {
+    /// (key, value); a per-CPU map's values are summed.
+    pub entries: Vec<(Vec<u8>, u64)>,
+    /// The map held more than [`MAX_ENTRIES_PER_SCRAPE`]: the rest is unread.
+    pub truncated: bool,
+}
+
+/// Every entry of the map, up to [`MAX_ENTRIES_PER_SCRAPE`]. `value_size`
+/// is 8 (checked at load); `cpus` is the possible CPU count.
+pub fn read_all(fd: i32, key_size: usize, per_cpu: bool, cpus: usize) -> io::Result<Read> {
     let slots = if per_cpu { cpus.max(1) } else { 1 };
     let mut entries = Vec::new();
     let mut key: Option<Vec<u8>> = None;
     let mut next = vec![0u8; key_size];
     let mut values = vec![0u64; slots];
-    while entries.len() < MAX_ENTRIES_PER_SCRAPE {
+    loop {
+        if entries.len() == MAX_ENTRIES_PER_SCRAPE {
+            return Ok(Read {
+                entries,
+                truncated: true,
+            });
+        }
         let mut attr = ElemAttr {
             map_fd: fd as u32,
             key: key.as_ref().map_or(0, |k| k.as_ptr() as u64),
@@ -70,5 +79,8 @@ pub fn read_all(
         }
         key = Some(next.clone());
     }
-    Ok(entries)
+    Ok(Read {
+        entries,
+        truncated: false,
+    })
 }
