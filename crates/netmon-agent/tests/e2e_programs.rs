@@ -23,7 +23,7 @@ use support::agent::{Agent, AgentConfig, FlowQuery, KubernetesSettings, Metrics}
 use support::in_netns::in_netns;
 use support::netns::{IpVersion, Offloads, Topology};
 use support::nft::{count_flow, FlowMatch};
-use support::traffic::{connect_refused, tcp_exchange};
+use support::traffic::{connect_refused, ping, tcp_exchange};
 use support::{
     eventually, missing_prerequisites, run, unique_tag, TempDir, TestNode, TOPOLOGY_TOOLS,
 };
@@ -156,20 +156,28 @@ fn the_connect_latency_example_counts_each_of_the_tests_connects_while_broken_en
         ),
     )
     .unwrap();
+    let kinds = compile(&fixtures.join("attach_kinds.bpf.c"), dir.path());
+    let topology = Topology::build(&["a", "b"], Offloads::Off);
+    // The classifier goes on the node's end of pod a's link, beside netmon's own.
+    let a_link = topology.pod("a").node_interface.clone();
+    let mut programs = programs_yaml(&[
+        ("tcp_connect_latency", &tcp_object, &tcp_yaml),
+        ("broken", &broken, &tcp_yaml),
+        ("mismatch", &tcp_object, &mismatch),
+        (
+            "kprobe_and_tracepoint",
+            &mixed,
+            &fixtures.join("kprobe_and_tracepoint.yaml"),
+        ),
+        ("attach_kinds", &kinds, &fixtures.join("attach_kinds.yaml")),
+    ]);
+    programs.push_str(&format!("    interfaces: [{a_link}]\n"));
     let config = AgentConfig {
-        top_level_yaml: programs_yaml(&[
-            ("tcp_connect_latency", &tcp_object, &tcp_yaml),
-            ("broken", &broken, &tcp_yaml),
-            ("mismatch", &tcp_object, &mismatch),
-            (
-                "kprobe_and_tracepoint",
-                &mixed,
-                &fixtures.join("kprobe_and_tracepoint.yaml"),
-            ),
-        ]),
+        top_level_yaml: programs,
         ..AgentConfig::default()
     };
-    let node = TestNode::start(config);
+    let agent = Agent::start(topology.node(), config);
+    let node = TestNode { agent, topology };
     let (a, b) = (node.topology.pod("a"), node.topology.pod("b"));
     let IpAddr::V4(server_ip) = b.ip(IpVersion::V4) else {
         unreachable!()
@@ -207,6 +215,15 @@ fn the_connect_latency_example_counts_each_of_the_tests_connects_while_broken_en
     // ksym and regexp decoders.
     let unlinker = format!("nmk-{:x}", unique_tag().random as u32);
     unlinkat_calls_on_thread(&unlinker, dir.path(), UNLINKAT_CALLS);
+    // getppid() through libc (the uprobe) and as a bare system call (the
+    // raw tracepoint sees both), and echo requests into the node (the
+    // classifier on a's link).
+    let caller = format!("nma-{:x}", unique_tag().random as u32);
+    libc_and_bare_getppid_on_thread(&caller, LIBC_GETPPID_CALLS, BARE_GETPPID_CALLS);
+    assert_eq!(
+        ping(a.ns_name(), b.ip(IpVersion::V4), ECHO_REQUESTS, 0x4e4d),
+        ECHO_REQUESTS
+    );
 
     // Read at scrape time: the kernel has counted already.
     let metrics = scrape_checked(&node);
@@ -270,6 +287,17 @@ fn the_connect_latency_example_counts_each_of_the_tests_connects_while_broken_en
         "metric tcp_connect_latency_seconds: label outcome is 2 bytes but member outcome of \
          struct connect_key at byte 4 is 1 bytes"
     );
+    assert_eq!(
+        entry("attach_kinds")["programs"],
+        serde_json::json!([
+            {"program": "echo_requests", "section": "classifier/ingress",
+             "attached": format!("TCX ingress on {a_link}")},
+            {"program": "libc_getppid", "section": "uprobe//lib/x86_64-linux-gnu/libc.so.6:getppid",
+             "attached": "uprobe /lib/x86_64-linux-gnu/libc.so.6:getppid"},
+            {"program": "raw_sys_enter", "section": "raw_tracepoint/sys_enter",
+             "attached": "raw tracepoint sys_enter"},
+        ])
+    );
     let degraded = entry("kprobe_and_tracepoint");
     assert_eq!(degraded["state"], "degraded");
     assert_eq!(
@@ -284,6 +312,7 @@ fn the_connect_latency_example_counts_each_of_the_tests_connects_while_broken_en
     );
     for (program, state, errors) in [
         ("tcp_connect_latency", "running", 0.0),
+        ("attach_kinds", "running", 0.0),
         ("broken", "failed", 1.0),
         ("mismatch", "failed", 1.0),
         ("kprobe_and_tracepoint", "degraded", 1.0),
@@ -312,6 +341,29 @@ fn the_connect_latency_example_counts_each_of_the_tests_connects_while_broken_en
 }
 
 const UNLINKAT_CALLS: u64 = 3;
+const LIBC_GETPPID_CALLS: u64 = 11;
+const BARE_GETPPID_CALLS: u64 = 5;
+const ECHO_REQUESTS: u16 = 4;
+
+/// On a new thread named `comm`: `through_libc` calls of libc's getppid()
+/// and `bare` getppid system calls made without it.
+fn libc_and_bare_getppid_on_thread(comm: &str, through_libc: u64, bare: u64) {
+    let comm = std::ffi::CString::new(comm).unwrap();
+    std::thread::spawn(move || {
+        // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
+        assert_eq!(unsafe { libc::prctl(libc::PR_SET_NAME, comm.as_ptr()) }, 0);
+        for _ in 0..through_libc {
+            // SAFETY: getppid takes no arguments and cannot fail.
+            unsafe { libc::getppid() };
+        }
+        for _ in 0..bare {
+            // SAFETY: as above.
+            unsafe { libc::syscall(libc::SYS_getppid) };
+        }
+    })
+    .join()
+    .unwrap();
+}
 
 /// Creates and unlinks (`unlinkat`, as the fixture counts) `count` files
 /// in `dir` on a new thread named `comm`.
