@@ -290,6 +290,8 @@ fn the_connect_latency_example_counts_each_of_the_tests_connects_while_broken_en
     assert_eq!(
         entry("attach_kinds")["programs"],
         serde_json::json!([
+            {"program": "btf_sys_enter", "section": "tp_btf/sys_enter",
+             "attached": "BTF tracepoint sys_enter"},
             {"program": "echo_requests", "section": "classifier/ingress",
              "attached": format!("TCX ingress on {a_link}")},
             {"program": "libc_getppid", "section": "uprobe//lib/x86_64-linux-gnu/libc.so.6:getppid",

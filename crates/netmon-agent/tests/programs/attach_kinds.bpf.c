@@ -2,6 +2,7 @@
 /* Test fixture: one program of each further kind the agent attaches by
  * section name, counting into one map by kind and thread name:
  * - a raw tracepoint on sys_enter counting getppid system calls,
+ * - a BTF-typed tracepoint (tp_btf) on sys_enter counting the same,
  * - a uprobe on libc's getppid() function,
  * - a TCX classifier counting ICMP echo requests entering an interface the
  *   programs entry lists. It returns TCX_NEXT, so the programs after it on
@@ -29,7 +30,7 @@ struct icmp_header {
 };
 
 struct kind_key {
-	__u32 kind; /* 0 raw tracepoint, 1 uprobe, 2 classifier */
+	__u32 kind; /* 0 raw tracepoint, 1 uprobe, 2 classifier, 3 tp_btf */
 	__u32 pad;
 	char comm[16];
 };
@@ -59,6 +60,15 @@ int raw_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 	/* sys_enter(struct pt_regs *regs, long id) */
 	if (ctx->args[1] == GETPPID_X86_64)
 		count(0, 1);
+	return 0;
+}
+
+SEC("tp_btf/sys_enter")
+int btf_sys_enter(__u64 *ctx)
+{
+	/* The same arguments, typed by the kernel's BTF: (regs, id). */
+	if (ctx[1] == GETPPID_X86_64)
+		count(3, 1);
 	return 0;
 }
 
