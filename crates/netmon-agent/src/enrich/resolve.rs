@@ -172,7 +172,7 @@ mod tests {
             template_hash: None,
             labels: Vec::new(),
             uid: None,
-            containers: Vec::new(),
+            containers: Box::default(),
         })
     }
 

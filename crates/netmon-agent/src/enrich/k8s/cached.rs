@@ -6,6 +6,7 @@
 
 use std::collections::HashSet;
 use std::net::IpAddr;
+use std::num::NonZeroU128;
 use std::sync::Arc;
 
 /// Namespace and name of a namespaced object (namespace empty for
@@ -58,22 +59,49 @@ pub struct CachedPod {
     /// `pod-template-hash`, to name a Deployment before its ReplicaSet is known.
     pub template_hash: Option<Box<str>>,
     pub labels: Vec<(Arc<str>, Arc<str>)>,
-    /// `metadata.uid`: the kubelet names the pod's cgroup after it, which
-    /// is how custom programs' cgroup ids are turned into pods.
-    pub uid: Option<Box<str>>,
-    /// Container id (without the `containerd://` scheme) → container name,
-    /// from the container statuses; the runtime names the cgroup after the id.
-    pub containers: Vec<(Box<str>, Arc<str>)>,
+    /// `metadata.uid` as a number: the kubelet names the pod's cgroup after
+    /// it, which is how custom programs' cgroup ids are turned into pods.
+    /// Kept as 16 bytes rather than its 36-character text: every pod has one.
+    pub uid: Option<NonZeroU128>,
+    /// Container runtime id (64 hex digits, kept as 32 bytes) → container
+    /// name, from the container statuses; the runtime names the container's
+    /// cgroup after the id.
+    pub containers: Box<[ContainerId]>,
 }
 
+/// A container's runtime id and its name in the pod.
+pub type ContainerId = ([u8; 32], Arc<str>);
+
 impl CachedPod {
-    /// The name of the container with runtime id `id`.
+    /// The name of the container with runtime id `id` (64 hex digits).
     pub fn container_name(&self, id: &str) -> Option<&str> {
+        let id = parse_container_id(id)?;
         self.containers
             .iter()
-            .find(|(known, _)| &**known == id)
+            .find(|(known, _)| *known == id)
             .map(|(_, name)| &**name)
     }
+}
+
+/// A UID's text (`6f1c2a8e-3b4d-4e5f-8a9b-0c1d2e3f4a5b`) as a number.
+pub fn parse_uid(text: &str) -> Option<NonZeroU128> {
+    let hex: String = text.chars().filter(|&c| c != '-').collect();
+    if hex.len() != 32 {
+        return None;
+    }
+    NonZeroU128::new(u128::from_str_radix(&hex, 16).ok()?)
+}
+
+/// A container runtime id of 64 hex digits as 32 bytes.
+pub fn parse_container_id(text: &str) -> Option<[u8; 32]> {
+    if text.len() != 64 {
+        return None;
+    }
+    let mut id = [0u8; 32];
+    for (i, byte) in id.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(id)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,5 +164,31 @@ impl Interner {
 
     pub fn is_empty(&self) -> bool {
         self.strings.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uids_and_container_ids_are_kept_as_numbers_and_bytes() {
+        assert_eq!(
+            parse_uid("6f1c2a8e-3b4d-4e5f-8a9b-0c1d2e3f4a5b").map(NonZeroU128::get),
+            Some(0x6f1c2a8e_3b4d_4e5f_8a9b_0c1d2e3f4a5b)
+        );
+        for bad in [
+            "",
+            "not-a-uid",
+            "6f1c2a8e-3b4d-4e5f-8a9b",
+            "00000000-0000-0000-0000-000000000000",
+        ] {
+            assert_eq!(parse_uid(bad), None, "{bad:?}");
+        }
+        let id = "0123456789abcdef".repeat(4);
+        let bytes = parse_container_id(&id).unwrap();
+        assert_eq!(bytes[..4], [0x01, 0x23, 0x45, 0x67]);
+        assert_eq!(parse_container_id(&id[..63]), None);
+        assert_eq!(parse_container_id(&"g".repeat(64)), None);
     }
 }

@@ -70,8 +70,6 @@ pub struct K8sIndex {
     /// Every pod claiming an address, in arrival order. hostNetwork pods
     /// claim none: their address is their node's.
     pods_by_ip: HashMap<IpAddr, Vec<ObjectKey>>,
-    /// Pod UID → pod, for cgroup paths (custom programs' `kubernetes` decoder).
-    pods_by_uid: HashMap<Box<str>, ObjectKey>,
     services: HashMap<ObjectKey, CachedService>,
     services_by_ip: HashMap<IpAddr, ObjectKey>,
     slices: HashMap<ObjectKey, CachedEndpointSlice>,
@@ -103,7 +101,6 @@ impl K8sIndex {
             kinds,
             pods: HashMap::new(),
             pods_by_ip: HashMap::new(),
-            pods_by_uid: HashMap::new(),
             services: HashMap::new(),
             services_by_ip: HashMap::new(),
             slices: HashMap::new(),
@@ -171,7 +168,6 @@ impl K8sIndex {
             Kind::Pod => {
                 self.pods.clear();
                 self.pods_by_ip.clear();
-                self.pods_by_uid.clear();
             }
             Kind::Service => {
                 self.services.clear();
@@ -204,15 +200,16 @@ impl K8sIndex {
                     .push(pod.key.clone());
             }
         }
-        if let Some(uid) = &pod.uid {
-            self.pods_by_uid.insert(uid.clone(), pod.key.clone());
-        }
         self.pods.insert(pod.key.clone(), pod);
     }
 
-    /// The pod with UID `uid`, if cached.
+    /// The pod with UID `uid`, if cached. A scan rather than a second map:
+    /// a map by UID would cost every pod of a large cluster ~80 bytes, for
+    /// lookups that only custom programs' decoders make, and those remember
+    /// their answers (see `programs::decoders::kubernetes`).
     pub fn pod_by_uid(&self, uid: &str) -> Option<&CachedPod> {
-        self.pods.get(self.pods_by_uid.get(uid)?)
+        let uid = super::cached::parse_uid(uid)?;
+        self.pods.values().find(|pod| pod.uid == Some(uid))
     }
 
     fn remove_pod(&mut self, key: &ObjectKey) {
@@ -221,11 +218,6 @@ impl K8sIndex {
         };
         for ip in &old.ips {
             remove_claim(&mut self.pods_by_ip, ip, key);
-        }
-        if let Some(uid) = &old.uid {
-            if self.pods_by_uid.get(uid) == Some(key) {
-                self.pods_by_uid.remove(uid);
-            }
         }
     }
 

@@ -26,7 +26,7 @@ fn pod(namespace: &str, name: &str, address: &str, created: i64) -> CachedPod {
         template_hash: None,
         labels: Vec::new(),
         uid: None,
-        containers: Vec::new(),
+        containers: Box::default(),
     }
 }
 

@@ -102,7 +102,7 @@ pub fn pod(pod: &Pod, options: &StripOptions, strings: &mut Interner) -> Option<
         owner: controller(meta, strings),
         template_hash: labels.get(TEMPLATE_HASH_LABEL).map(|h| h.as_str().into()),
         labels: kept,
-        uid: meta.uid.as_deref().map(Into::into),
+        uid: meta.uid.as_deref().and_then(super::cached::parse_uid),
         containers: container_ids(status, strings),
     })
 }
@@ -111,9 +111,9 @@ pub fn pod(pod: &Pod, options: &StripOptions, strings: &mut Interner) -> Option<
 fn container_ids(
     status: Option<&k8s_openapi::api::core::v1::PodStatus>,
     strings: &mut Interner,
-) -> Vec<(Box<str>, Arc<str>)> {
+) -> Box<[super::cached::ContainerId]> {
     let Some(status) = status else {
-        return Vec::new();
+        return Box::default();
     };
     [
         &status.container_statuses,
@@ -127,7 +127,10 @@ fn container_ids(
         let id = container.container_id.as_deref()?;
         // `containerd://<id>`, `cri-o://<id>`, `docker://<id>`.
         let id = id.split_once("://").map_or(id, |(_, id)| id);
-        Some((id.into(), strings.intern(&container.name)))
+        Some((
+            super::cached::parse_container_id(id)?,
+            strings.intern(&container.name),
+        ))
     })
     .collect()
 }

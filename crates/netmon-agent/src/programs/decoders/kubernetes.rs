@@ -5,7 +5,19 @@
 //! from the agent's pod index (kept by watches, never a request per key).
 //! A cgroup outside any pod (host processes) gets three empty labels.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use super::DecodeEnv;
+
+/// How long an answer is reused: a scrape decodes one cgroup id under many
+/// keys (one per syscall, say), and the index lookup is a scan of its pods.
+/// A pod that appears later is named at most this much later.
+const MEMO_TTL: Duration = Duration::from_secs(5);
+
+/// Recent answers by cgroup id.
+pub type Memo = Mutex<HashMap<u64, (Instant, [String; 3])>>;
 
 /// The pod UID and container id in a cgroup path, as far as it has them.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -51,10 +63,22 @@ fn container_id(segment: &str) -> Option<String> {
 
 /// namespace, pod, container for the cgroup `id`.
 pub(super) fn decode(id: u64, env: &DecodeEnv) -> [String; 3] {
-    let Some(path) = env.cgroups.lookup(id) else {
-        return Default::default();
+    let now = Instant::now();
+    let mut memo = env.pod_names.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((at, names)) = memo.get(&id) {
+        if now.duration_since(*at) < MEMO_TTL {
+            return names.clone();
+        }
+    }
+    let names = match env.cgroups.lookup(id) {
+        Some(path) => names(&parse_path(&path), env),
+        None => Default::default(),
     };
-    names(&parse_path(&path), env)
+    if memo.len() >= 65_536 {
+        memo.retain(|_, (at, _)| now.duration_since(*at) < MEMO_TTL);
+    }
+    memo.insert(id, (now, names.clone()));
+    names
 }
 
 pub(crate) fn names(cgroup: &PodCgroup, env: &DecodeEnv) -> [String; 3] {
@@ -135,8 +159,11 @@ mod tests {
             owner: None,
             template_hash: None,
             labels: Vec::new(),
-            uid: Some(UID.into()),
-            containers: vec![(ID.into(), Arc::from("server"))],
+            uid: crate::enrich::k8s::cached::parse_uid(UID),
+            containers: Box::new([(
+                crate::enrich::k8s::cached::parse_container_id(ID).unwrap(),
+                Arc::from("server"),
+            )]),
         }));
         let mut env = empty_env();
         env.pods = Some(Arc::new(RwLock::new(index)));

@@ -100,6 +100,8 @@ pub struct DecodeEnv {
     /// The pod index from the Kubernetes watches; `None` without Kubernetes
     /// (the `kubernetes` decoder then names no pod).
     pub pods: Option<Arc<RwLock<K8sIndex>>>,
+    /// The `kubernetes` decoder's recent answers by cgroup id.
+    pub pod_names: kubernetes::Memo,
 }
 
 impl DecodeEnv {
@@ -109,6 +111,7 @@ impl DecodeEnv {
             kernel_symbols: KernelSymbols::from_proc(),
             cgroups: CgroupPaths::system(),
             pods,
+            pod_names: Default::default(),
         }
     }
 }
@@ -264,6 +267,7 @@ pub(crate) mod tests {
             kernel_symbols: KernelSymbols::parse(""),
             cgroups: CgroupPaths::under("/nonexistent-cgroup-root"),
             pods: None,
+            pod_names: Default::default(),
         }
     }
 
