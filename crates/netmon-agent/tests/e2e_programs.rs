@@ -302,22 +302,42 @@ fn the_connect_latency_example_counts_each_of_the_tests_connects_while_broken_en
     );
     let degraded = entry("kprobe_and_tracepoint");
     assert_eq!(degraded["state"], "degraded");
+    let programs = degraded["programs"].as_array().unwrap();
     assert_eq!(
-        degraded["programs"],
-        serde_json::json!([
-            {"program": "on_unlink", "section": "kprobe/do_unlinkat",
+        programs[..2],
+        [
+            serde_json::json!({"program": "on_unlink", "section": "kprobe/do_unlinkat",
              "error": "kprobe do_unlinkat: this kernel has no kprobes (CONFIG_KPROBES is off); \
-                       a tracepoint or raw tracepoint can often observe the same event"},
-            {"program": "on_unlinkat", "section": "tracepoint/syscalls/sys_enter_unlinkat",
-             "attached": "tracepoint syscalls:sys_enter_unlinkat"},
-        ])
+                       a tracepoint or raw tracepoint can often observe the same event"}),
+            serde_json::json!({"program": "on_unlinkat", "section": "tracepoint/syscalls/sys_enter_unlinkat",
+             "attached": "tracepoint syscalls:sys_enter_unlinkat"}),
+        ]
+    );
+    // The verifier's own words end the reason, however long its log.
+    let refused = &programs[2];
+    assert_eq!(
+        (
+            &refused["program"],
+            &refused["section"],
+            &refused["attached"]
+        ),
+        (
+            &serde_json::json!("refused"),
+            &serde_json::json!("tracepoint/syscalls/sys_enter_unlinkat"),
+            &serde_json::Value::Null
+        )
+    );
+    let reason = refused["error"].as_str().unwrap();
+    assert!(
+        reason.starts_with("loading: ") && reason.contains("invalid mem access"),
+        "{reason}"
     );
     for (program, state, errors) in [
         ("tcp_connect_latency", "running", 0.0),
         ("attach_kinds", "running", 0.0),
         ("broken", "failed", 1.0),
         ("mismatch", "failed", 1.0),
-        ("kprobe_and_tracepoint", "degraded", 1.0),
+        ("kprobe_and_tracepoint", "degraded", 2.0),
     ] {
         assert_eq!(
             metrics.value(

@@ -152,7 +152,7 @@ pub fn load(
     for (name, program) in ebpf.programs_mut() {
         let section = sections.get(name).cloned().unwrap_or_default();
         let result = load_and_attach(program, &section, &entry.interfaces, context)
-            .map_err(|e| error_chain(&e));
+            .map_err(|e| shorten(&error_chain(&e)));
         match &result {
             Ok(target) => {
                 info!(entry = %entry.name, program = name, attached = %target, "custom program attached")
@@ -308,6 +308,32 @@ fn program_sections(bytes: &[u8]) -> Result<HashMap<String, String>, String> {
     Ok(sections)
 }
 
+/// Longest reason kept whole in the log and the status.
+const MAX_REASON: usize = 2_000;
+
+/// A verifier log runs to thousands of lines; its first lines say which
+/// program and its last ones why it was refused, so those are kept.
+pub(crate) fn shorten(reason: &str) -> String {
+    if reason.len() <= MAX_REASON {
+        return reason.to_string();
+    }
+    let head_end = floor_char_boundary(reason, 500);
+    let tail_start = floor_char_boundary(reason, reason.len() - 1_200);
+    let cut = reason[head_end..tail_start].lines().count();
+    format!(
+        "{} […{cut} lines cut…] {}",
+        &reason[..head_end],
+        &reason[tail_start..]
+    )
+}
+
+fn floor_char_boundary(text: &str, mut at: usize) -> usize {
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
 /// An error and its sources on one line: aya's top-level messages
 /// ("the BPF_PROG_LOAD syscall failed") say little without the cause.
 pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
@@ -322,4 +348,24 @@ pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_reasons_keep_their_start_and_end() {
+        assert_eq!(shorten("short"), "short");
+        let log: String = (0..1_000).map(|i| format!("{i}: r1 = r2\n")).collect();
+        let reason = format!("loading: verifier says:\n{log}invalid mem access 'scalar'");
+        let short = shorten(&reason);
+        assert!(short.len() < 1_800, "{}", short.len());
+        assert!(
+            short.starts_with("loading: verifier says:\n0: r1 = r2"),
+            "{short}"
+        );
+        assert!(short.ends_with("invalid mem access 'scalar'"), "{short}");
+        assert!(short.contains("lines cut…]"), "{short}");
+    }
 }

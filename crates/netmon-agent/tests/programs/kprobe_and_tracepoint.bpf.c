@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Test fixture: one object with a kprobe program and a tracepoint program.
- * On a kernel without kprobes the agent must skip the kprobe with its
- * reason and run the tracepoint (entry state "degraded"). The tracepoint
+/* Test fixture: one object with a kprobe program, a program the verifier
+ * refuses and a tracepoint program. On a kernel without kprobes the agent
+ * must skip the kprobe and the refused program, each with its reason, and
+ * run the tracepoint (entry state "degraded"). The tracepoint
  * also counts unlinkat calls by thread name under the address the agent
  * writes into kaddr_do_unlinkat (YAML `kaddrs`), which the `ksym` decoder
  * must name back; a `regexp` keeps only the test's threads. */
@@ -46,6 +47,14 @@ int on_unlink(void *ctx)
 {
 	hit(1);
 	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_unlinkat")
+int refused(void *ctx)
+{
+	/* A read through a null pointer: the verifier refuses the program. */
+	volatile char *null = 0;
+	return *null;
 }
 
 SEC("tracepoint/syscalls/sys_enter_unlinkat")
