@@ -109,27 +109,69 @@ pub(crate) fn lookup_and_delete_batch<K, V>(
 }
 
 pub(crate) fn get_next_key<K: Copy>(fd: RawFd, key: Option<&K>, next: &mut K) -> io::Result<bool> {
-    let mut attr = ElemAttr {
-        map_fd: fd as u32,
-        key: key.map_or(0, |k| k as *const K as u64),
-        value_or_next_key: next as *mut K as u64,
-        ..Default::default()
-    };
-    match bpf(BPF_MAP_GET_NEXT_KEY, &mut attr) {
-        Ok(()) => Ok(true),
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(false),
-        Err(e) => Err(e),
-    }
+    get_next_key_at(
+        fd,
+        key.map_or(0, |k| k as *const K as u64),
+        next as *mut K as u64,
+    )
 }
 
 pub(crate) fn lookup<K, V>(fd: RawFd, key: &K, value: &mut V) -> io::Result<bool> {
+    lookup_at(fd, key as *const K as u64, value as *mut V as u64)
+}
+
+/// The key after `key` (the first key for `None`) of a map whose key layout
+/// is only known at run time (custom programs' maps); false at the end.
+///
+/// # Safety
+/// The kernel writes the map's key size into `next`: `key` and `next` must
+/// be exactly that long.
+pub unsafe fn get_next_key_bytes(
+    fd: RawFd,
+    key: Option<&[u8]>,
+    next: &mut [u8],
+) -> io::Result<bool> {
+    get_next_key_at(
+        fd,
+        key.map_or(0, |k| k.as_ptr() as u64),
+        next.as_mut_ptr() as u64,
+    )
+}
+
+/// The value of `key` in a map whose layout is only known at run time;
+/// false when the key is gone.
+///
+/// # Safety
+/// The kernel writes the map's value size (for a per-CPU map, one value per
+/// possible CPU) into `values`, and reads the key size from `key`: both
+/// must be at least that long.
+pub unsafe fn lookup_bytes<V: Copy>(fd: RawFd, key: &[u8], values: &mut [V]) -> io::Result<bool> {
+    lookup_at(fd, key.as_ptr() as u64, values.as_mut_ptr() as u64)
+}
+
+fn get_next_key_at(fd: RawFd, key: u64, next: u64) -> io::Result<bool> {
     let mut attr = ElemAttr {
         map_fd: fd as u32,
-        key: key as *const K as u64,
-        value_or_next_key: value as *mut V as u64,
+        key,
+        value_or_next_key: next,
         ..Default::default()
     };
-    match bpf(BPF_MAP_LOOKUP_ELEM, &mut attr) {
+    found(bpf(BPF_MAP_GET_NEXT_KEY, &mut attr))
+}
+
+fn lookup_at(fd: RawFd, key: u64, value: u64) -> io::Result<bool> {
+    let mut attr = ElemAttr {
+        map_fd: fd as u32,
+        key,
+        value_or_next_key: value,
+        ..Default::default()
+    };
+    found(bpf(BPF_MAP_LOOKUP_ELEM, &mut attr))
+}
+
+/// ENOENT from an element command means "no such key", not a failure.
+fn found(result: io::Result<()>) -> io::Result<bool> {
+    match result {
         Ok(()) => Ok(true),
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(false),
         Err(e) => Err(e),

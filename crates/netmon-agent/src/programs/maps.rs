@@ -5,21 +5,7 @@
 
 use std::io;
 
-use netmon_ebpf::bpf_syscall;
-
-const BPF_MAP_LOOKUP_ELEM: libc::c_long = 1;
-const BPF_MAP_GET_NEXT_KEY: libc::c_long = 4;
-
-/// `union bpf_attr` for the element commands.
-#[repr(C)]
-#[derive(Default)]
-struct ElemAttr {
-    map_fd: u32,
-    _pad: u32,
-    key: u64,
-    value_or_next_key: u64,
-    flags: u64,
-}
+use netmon_ebpf::{get_next_key_bytes, lookup_bytes};
 
 /// Most entries read from one map in one scrape: a runaway key space (a
 /// label on a PID) must not make a scrape take forever.
@@ -48,34 +34,18 @@ pub fn read_all(fd: i32, key_size: usize, per_cpu: bool, cpus: usize) -> io::Res
                 truncated: true,
             });
         }
-        let mut attr = ElemAttr {
-            map_fd: fd as u32,
-            key: key.as_ref().map_or(0, |k| k.as_ptr() as u64),
-            value_or_next_key: next.as_mut_ptr() as u64,
-            ..Default::default()
-        };
         // SAFETY: `key` and `next` are key_size bytes, as the map's keys.
-        match unsafe { bpf_syscall(BPF_MAP_GET_NEXT_KEY, &mut attr) } {
-            Ok(_) => {}
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => break,
-            Err(e) => return Err(e),
+        if !unsafe { get_next_key_bytes(fd, key.as_deref(), &mut next) }? {
+            break;
         }
-        let mut attr = ElemAttr {
-            map_fd: fd as u32,
-            key: next.as_ptr() as u64,
-            value_or_next_key: values.as_mut_ptr() as u64,
-            ..Default::default()
-        };
         // SAFETY: `values` holds 8 bytes per possible CPU, what the kernel
         // writes for a per-CPU map with 8-byte values (8 for a plain one).
-        match unsafe { bpf_syscall(BPF_MAP_LOOKUP_ELEM, &mut attr) } {
-            Ok(_) => entries.push((
+        // Deleted between the two calls: carry on from it all the same.
+        if unsafe { lookup_bytes(fd, &next, &mut values) }? {
+            entries.push((
                 next.clone(),
                 values.iter().copied().fold(0u64, u64::wrapping_add),
-            )),
-            // Deleted between the two calls: carry on from it all the same.
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
-            Err(e) => return Err(e),
+            ));
         }
         key = Some(next.clone());
     }
