@@ -8,6 +8,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
+#include "exporter_maps.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -61,30 +62,6 @@ struct {
 	__type(value, __u64);
 } block_io_latency_seconds SEC(".maps");
 
-static __always_inline __u64 log2_u64(__u64 v)
-{
-	__u64 r = 0, shift;
-	shift = (v > 0xffffffffULL) << 5; v >>= shift; r |= shift;
-	shift = (v > 0xffff) << 4; v >>= shift; r |= shift;
-	shift = (v > 0xff) << 3; v >>= shift; r |= shift;
-	shift = (v > 0xf) << 2; v >>= shift; r |= shift;
-	shift = (v > 0x3) << 1; v >>= shift; r |= shift;
-	r |= (v >> 1);
-	return r;
-}
-
-static __always_inline void add(struct io_key *key, __u64 amount)
-{
-	__u64 zero = 0, *value = bpf_map_lookup_elem(&block_io_latency_seconds, key);
-	if (!value) {
-		bpf_map_update_elem(&block_io_latency_seconds, key, &zero, BPF_NOEXIST);
-		value = bpf_map_lookup_elem(&block_io_latency_seconds, key);
-		if (!value)
-			return;
-	}
-	__sync_fetch_and_add(value, amount);
-}
-
 SEC("tracepoint/block/block_rq_issue")
 int block_issue(struct trace_event_raw_block_rq *ctx)
 {
@@ -115,8 +92,8 @@ int block_complete(struct trace_event_raw_block_rq_completion *ctx)
 	struct io_key key = {.dev = request.dev, .op = rwbs[0]};
 	__u64 bucket = log2_u64(latency_us);
 	key.bucket = bucket > MAX_BUCKET ? MAX_BUCKET : bucket;
-	add(&key, 1);
+	increment_map(&block_io_latency_seconds, &key, 1);
 	key.bucket = MAX_BUCKET + 1;
-	add(&key, latency_us);
+	increment_map(&block_io_latency_seconds, &key, latency_us);
 	return 0;
 }

@@ -10,6 +10,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
+#include "exporter_maps.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -59,30 +60,6 @@ struct {
 	__type(value, __u64);
 } tcp_connect_latency_seconds SEC(".maps");
 
-static __always_inline __u64 log2_u64(__u64 v)
-{
-	__u64 r = 0, shift;
-	shift = (v > 0xffffffffULL) << 5; v >>= shift; r |= shift;
-	shift = (v > 0xffff) << 4; v >>= shift; r |= shift;
-	shift = (v > 0xff) << 3; v >>= shift; r |= shift;
-	shift = (v > 0xf) << 2; v >>= shift; r |= shift;
-	shift = (v > 0x3) << 1; v >>= shift; r |= shift;
-	r |= (v >> 1);
-	return r;
-}
-
-static __always_inline void add(struct connect_key *key, __u64 amount)
-{
-	__u64 zero = 0, *value = bpf_map_lookup_elem(&tcp_connect_latency_seconds, key);
-	if (!value) {
-		bpf_map_update_elem(&tcp_connect_latency_seconds, key, &zero, BPF_NOEXIST);
-		value = bpf_map_lookup_elem(&tcp_connect_latency_seconds, key);
-		if (!value)
-			return;
-	}
-	__sync_fetch_and_add(value, amount);
-}
-
 SEC("tracepoint/sock/inet_sock_set_state")
 int tcp_connect_state(struct trace_event_raw_inet_sock_set_state *ctx)
 {
@@ -112,8 +89,8 @@ int tcp_connect_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	key.outcome = newstate == TCP_ESTABLISHED ? 0 : 1;
 	__u64 bucket = log2_u64(latency_us);
 	key.bucket = bucket > MAX_BUCKET ? MAX_BUCKET : bucket;
-	add(&key, 1);
+	increment_map(&tcp_connect_latency_seconds, &key, 1);
 	key.bucket = MAX_BUCKET + 1;
-	add(&key, latency_us);
+	increment_map(&tcp_connect_latency_seconds, &key, latency_us);
 	return 0;
 }
