@@ -523,14 +523,20 @@ stop_monitor() { # mode
     # SIGINT is what makes pmacctd's core stop its plugins and exit 0.
     pmacctd) stop_pid "$MON_PID" INT || rc=$? ;;
     # softflowd dies of SIGTERM; its control socket's shutdown is the
-    # graceful way (it exits 0).
+    # graceful way. softflowd 1.1.0 then exits with status 1 all the same,
+    # so "clean" means: it ended by itself within 5 s.
     softflowd)
         softflowctl_ shutdown >/dev/null 2>&1 || rc=1
+        local ended=0
         for _ in $(seq 50); do
-            kill -0 "$MON_PID" 2>/dev/null || break
+            if ! kill -0 "$MON_PID" 2>/dev/null; then
+                ended=1
+                break
+            fi
             sleep 0.1
         done
-        stop_pid "$MON_PID" TERM || rc=$?
+        ((ended)) || rc=1
+        stop_pid "$MON_PID" TERM || true
         ;;
     *) stop_pid "$MON_PID" TERM || rc=$? ;;
     esac
