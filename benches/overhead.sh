@@ -423,11 +423,13 @@ start_nfcapd() {
     spawn "$NFCAPD_DIR.log" ip netns exec "$NS_S" nfcapd -w "$NFCAPD_DIR" -b 127.0.0.1 \
         -p "$PORT_NETFLOW" -t 3600
     NFCAPD_PID=$LAST_PID
-    wait_udp_listen "$PORT_NETFLOW" || {
+    # Listening and alive: a leftover collector on the port would pass the
+    # first test alone (this one then exits: "Address already in use").
+    if ! wait_udp_listen "$PORT_NETFLOW" || ! sleep 0.2 || ! kill -0 "$NFCAPD_PID" 2>/dev/null; then
         echo "   nfcapd did not listen; its log:" >&2
         tail -n 20 "$NFCAPD_DIR.log" >&2
         return 1
-    }
+    fi
 }
 
 stop_nfcapd() {
@@ -653,7 +655,10 @@ run_udp() {
 
 # What the round's monitor counted so far for iperf3's flows (port 5201:
 # the data connection and iperf3's control connection, which also crossed
-# the link), as "bytes packets" in the monitor's own units.
+# the link), as "bytes packets" in the monitor's own units, in COUNTED.
+# Called directly, not in $(...): counted_softflowd starts a collector
+# whose PID this shell must keep.
+COUNTED=
 counted_netmon() {
     local round=$1 flows
     flows=$(in_s curl -sf --max-time 5 \
@@ -662,19 +667,19 @@ counted_netmon() {
         return 1
     }
     echo "$flows" >"$WORK/flows-$round.json"
-    jq -r '"\([.[] | .tx_bytes + .rx_bytes] | add // 0) \([.[] | .tx_packets + .rx_packets] | add // 0)"' <<<"$flows"
+    COUNTED=$(jq -r '"\([.[] | .tx_bytes + .rx_bytes] | add // 0) \([.[] | .tx_packets + .rx_packets] | add // 0)"' <<<"$flows")
 }
 
 counted_pmacctd() {
     local csv=$WORK/pmacctd-$1.csv
     [[ -f $csv ]] || {
-        echo "0 0"
+        COUNTED="0 0"
         return 0
     }
     # Columns: SRC_IP,DST_IP,SRC_PORT,DST_PORT,PROTOCOL,PACKETS,BYTES; the
     # header repeats with every append.
-    awk -F, -v p="$PORT_IPERF" '($3 == p || $4 == p) && $5 == "tcp" { pk += $6; b += $7 }
-        END { printf "%.0f %.0f\n", b, pk }' "$csv"
+    COUNTED=$(awk -F, -v p="$PORT_IPERF" '($3 == p || $4 == p) && $5 == "tcp" { pk += $6; b += $7 }
+        END { printf "%.0f %.0f\n", b, pk }' "$csv")
 }
 
 # softflowd exports a flow when it expires: wait until it has read all it
@@ -702,7 +707,7 @@ counted_softflowd() {
         echo "   nfdump could not read $dir" >&2
         return 1
     }
-    awk -F, '{ pk += $12; b += $13 } END { printf "%.0f %.0f\n", b, pk }' "$WORK/nfdump-$round.csv"
+    COUNTED=$(awk -F, '{ pk += $12; b += $13 } END { printf "%.0f %.0f\n", b, pk }' "$WORK/nfdump-$round.csv")
 }
 
 # Byte exactness of the tcp1 run: the monitor's bytes for iperf3's flows
@@ -734,7 +739,9 @@ byte_check() {
     for ((attempt = 1; attempt <= attempts; attempt++)); do
         sleep "$pause"
         l1=$(link_counters)
-        counted=$(counted_"$mode" "$round") || return 1
+        COUNTED=
+        counted_"$mode" "$round" || return 1
+        counted=$COUNTED
         local link_bytes=$((${l1% *} - ${l0% *}))
         local bytes=${counted% *} packets=${counted#* } norm
         if [[ $mode == netmon ]]; then norm=$bytes; else norm=$((bytes + 14 * packets)); fi
