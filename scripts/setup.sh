@@ -31,11 +31,15 @@ fi
 # clickhouse-server (18.16 on Debian 12): the netmon-server tests start their
 # own server on loopback in a temporary directory; the package's service is
 # kept from starting like the others' and is disabled below.
+# softflowd and pmacct (pmacctd): the pcap-based flow exporters
+# benches/overhead.sh compares netmon with; it runs its own instances in its
+# server namespace, so their system services are kept from starting like the
+# others' and disabled below.
 packages=(clang-19 llvm-19 libbpf-dev linux-libc-dev bpftool iproute2 nftables ethtool
           iputils-ping iperf3 prometheus procps jq curl
           dnsmasq-base bind9-dnsutils python3 python3-grpcio nghttp2-server openssl
           redis-server postgresql mariadb-server-core mariadb-client-core
-          nfdump clickhouse-server)
+          nfdump clickhouse-server softflowd pmacct)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -76,7 +80,8 @@ fi
 # kept them from starting; where systemd runs, also stop (if something
 # started them anyway) and disable what this script installed.
 if command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
-    for unit in redis-server:redis-server postgresql:postgresql clickhouse-server:clickhouse-server; do
+    for unit in redis-server:redis-server postgresql:postgresql clickhouse-server:clickhouse-server \
+        softflowd:softflowd pmacct:pmacctd; do
         package=${unit%%:*} service=${unit#*:}
         if [[ " ${missing[*]} " == *" $package "* ]]; then
             systemctl disable --now "$service" >/dev/null 2>&1 || true

@@ -22,7 +22,7 @@ use crate::{
     },
 };
 
-use super::{nat, state::context, AgentState};
+use super::{event_loop, nat, state::context, AgentState};
 
 /// Drains every `flush_interval`, which can change while it runs
 /// (`flow.flush_interval` is a live setting): the next drain is then one
@@ -152,6 +152,10 @@ fn drain_once(
     metrics.observe_processing(Stage::Drain, started.elapsed());
     metrics.set_kernel_flow_map_entries(deltas.len() as u64);
 
+    // The events of the connections these counters include go first: a
+    // reused port's SYN must find its connection's record, not the one
+    // its ports had before (see `event_loop`).
+    event_loop::merge_pending(state);
     let merge_started = Instant::now();
     let now = clock.wall_now();
     // Conntrack events still in the socket: a connection this drain counted

@@ -4,12 +4,13 @@
 use std::{
     collections::{HashMap, HashSet},
     net::IpAddr,
-    sync::{Arc, Mutex, RwLock, RwLockReadGuard},
+    sync::{Arc, Mutex, OnceLock, RwLock, RwLockReadGuard},
 };
 
 use netmon_ebpf::NetmonEbpf;
 use tokio::sync::broadcast;
 
+use super::event_loop::EventPipe;
 use super::nat::NatFeed;
 use crate::flow::AppObservation;
 use crate::inspect::ResolvedNames;
@@ -60,6 +61,9 @@ pub struct AgentState {
     ipfix: Option<Arc<IpfixFeed>>,
     /// Every published change also goes here when `export.grpc` is on.
     grpc: Option<Arc<GrpcFeed>>,
+    /// The TCP lifecycle events on their way to the table, once their
+    /// reader runs: a drain merges what is pending before its counters.
+    pub event_pipe: OnceLock<Arc<EventPipe>>,
 }
 
 impl AgentState {
@@ -89,6 +93,7 @@ impl AgentState {
             max_app_observations: DEFAULT_MAX_APP_OBSERVATIONS,
             ipfix: None,
             grpc: None,
+            event_pipe: OnceLock::new(),
         }
     }
 

@@ -118,6 +118,7 @@ pub struct AgentMetrics {
 
     kernel: KernelMetrics,
     events_processed_total: IntCounter,
+    events_queue_dropped_total: IntCounter,
     interfaces: InterfaceMetrics,
     attached_interfaces: IntGaugeVec,
 
@@ -283,6 +284,11 @@ impl AgentMetrics {
                 &r,
                 "netmon_ebpf_events_processed_total",
                 "TCP lifecycle events read from the ring buffer and processed.",
+            )?,
+            events_queue_dropped_total: int_counter(
+                &r,
+                "netmon_ebpf_events_queue_dropped_total",
+                "TCP lifecycle events read from the ring buffer but dropped because the agent's queue to the flow table was full.",
             )?,
             interfaces: InterfaceMetrics::register(&r)?,
             attached_interfaces: int_gauge_vec(
@@ -522,6 +528,10 @@ impl AgentMetrics {
 
     pub fn add_events_processed(&self, n: u64) {
         self.events_processed_total.inc_by(n);
+    }
+
+    pub fn add_events_queue_dropped(&self, n: u64) {
+        self.events_queue_dropped_total.inc_by(n);
     }
 
     /// Takes cumulative `(interface, hook, bytes, packets)` readings.

@@ -469,6 +469,7 @@ fn gauges_and_simple_counters_hold_what_they_were_given() {
     metrics.set_kernel_flow_map_capacity(131072);
     metrics.set_attached_interfaces(AttachMode::Tcx, 3);
     metrics.add_events_processed(7);
+    metrics.add_events_queue_dropped(2);
     metrics.add_follow_lagged(4);
     metrics.observe_processing(Stage::Drain, Duration::from_micros(250));
     metrics.set_process(1 << 20, 12.5);
@@ -492,6 +493,10 @@ fn gauges_and_simple_counters_hold_what_they_were_given() {
     assert_eq!(
         value(&metrics, "netmon_ebpf_events_processed_total", &[]),
         Some(7.0)
+    );
+    assert_eq!(
+        value(&metrics, "netmon_ebpf_events_queue_dropped_total", &[]),
+        Some(2.0)
     );
     assert_eq!(
         value(&metrics, "netmon_api_follow_lagged_events_total", &[]),
