@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use netmon_common as abi;
 use netmon_ebpf::EventReader;
 use tokio::sync::watch;
 use tracing::{trace, warn};
@@ -49,41 +50,49 @@ pub async fn run(
             }
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
-        let started = std::time::Instant::now();
-        let clock = ClockMap::now();
-        let events: Vec<_> = batch
-            .iter()
-            .filter_map(|e| kernel::tcp_event(e, &clock))
-            .collect();
-        // A backend's socket reports a translated connection; its conntrack
-        // event may still be in the socket.
-        nat::lock(&state.nat).pump();
-        let changes = {
-            let mut table = state.table.lock().expect("table lock");
-            let nat = nat::lock(&state.nat);
-            // connect() enters SYN_SENT before it picks the source port, so
-            // the "opened" event carries local port 0: it counts in the
-            // metrics but must not create a flow (the SYN's flow follows).
-            for event in events.iter().filter(|e| e.local.port != 0) {
-                table.apply_tcp_event_with_nat(event, nat.table(), clock.wall_now());
-            }
-            table.take_changes()
-        };
-        for event in &events {
-            state
-                .metrics
-                .record_tcp_event(event.kind, event.connect_latency_ns);
-            // One line per connection event: only with `debug trace on`
-            // (or log.level trace), never at the levels a node runs with.
-            trace!(kind = ?event.kind, local = %endpoint(event.local), remote = %endpoint(event.remote),
-                   connect_latency_ns = event.connect_latency_ns, netns = event.netns_ino, "tcp event");
+        process_events(&state, &batch);
+    }
+}
+
+/// Merges one batch of ring-buffer records into the flow table and
+/// publishes the changes: the agent's whole per-event work after the read.
+/// Public so that the event-path benchmark (`benches/event_path.rs`) times
+/// exactly this code.
+pub fn process_events(state: &AgentState, batch: &[abi::TcpEvent]) {
+    let started = std::time::Instant::now();
+    let clock = ClockMap::now();
+    let events: Vec<_> = batch
+        .iter()
+        .filter_map(|e| kernel::tcp_event(e, &clock))
+        .collect();
+    // A backend's socket reports a translated connection; its conntrack
+    // event may still be in the socket.
+    nat::lock(&state.nat).pump();
+    let changes = {
+        let mut table = state.table.lock().expect("table lock");
+        let nat = nat::lock(&state.nat);
+        // connect() enters SYN_SENT before it picks the source port, so
+        // the "opened" event carries local port 0: it counts in the
+        // metrics but must not create a flow (the SYN's flow follows).
+        for event in events.iter().filter(|e| e.local.port != 0) {
+            table.apply_tcp_event_with_nat(event, nat.table(), clock.wall_now());
         }
-        state.metrics.add_events_processed(batch.len() as u64);
-        state.publish(&changes);
+        table.take_changes()
+    };
+    for event in &events {
         state
             .metrics
-            .observe_processing(Stage::Events, started.elapsed());
+            .record_tcp_event(event.kind, event.connect_latency_ns);
+        // One line per connection event: only with `debug trace on`
+        // (or log.level trace), never at the levels a node runs with.
+        trace!(kind = ?event.kind, local = %endpoint(event.local), remote = %endpoint(event.remote),
+               connect_latency_ns = event.connect_latency_ns, netns = event.netns_ino, "tcp event");
     }
+    state.metrics.add_events_processed(batch.len() as u64);
+    state.publish(&changes);
+    state
+        .metrics
+        .observe_processing(Stage::Events, started.elapsed());
 }
 
 fn endpoint(end: crate::flow::Endpoint) -> std::net::SocketAddr {
