@@ -235,27 +235,43 @@ ms() { awk -v s="$1" 'BEGIN { printf "%.1f", s * 1000 }'; }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 verdict() { awk -v v="$1" -v t="$2" 'BEGIN { print (v <= t ? "PASS" : "MISS") }'; }
 
+# Scrapes into $WORK/TAG-merges-N.prom until the merge stage has been
+# counted exactly N times more than C0; fails if it is counted more often.
+wait_merges() { # c0 n tag
+    local c0=$1 n=$2 tag=$3 out=$WORK/$3-merges-$2.prom c deadline=$((SECONDS + FLUSH_S * 3 + 60))
+    while :; do
+        scrape "$out" || die "scrape ($tag)"
+        c=$(metric "$out" netmon_processing_duration_seconds_count 'stage="merge"')
+        awk -v a="$c0" -v b="$c" -v n="$n" 'BEGIN { exit !(b - a >= n) }' && break
+        ((SECONDS < deadline)) || die "no drain within $((FLUSH_S * 3 + 60)) s ($tag)"
+        sleep 0.1
+    done
+    awk -v a="$c0" -v b="$c" -v n="$n" 'BEGIN { exit !(b - a == n) }' ||
+        die "expected drain $n after the fill, saw $((${c%.*} - ${c0%.*})) ($tag)"
+}
+
 # Writes the flows right after a drain and waits for the drain that takes
 # them; sets DRAIN_S and MERGE_S to the seconds that drain spent in the
 # drain and merge stages, and checks it took exactly the flows written.
 # Not run in a subshell, so that its failures count.
 fill_and_drain() { # flows ports tag
     local flows=$1 ports=$2 tag=$3 before=$WORK/$3-before.prom after=$WORK/$3-after.prom
+    local c0
+    # Taken between drains (right after the previous round's, or after the
+    # agent's start-up drain); the exact entry count below catches a drain
+    # mistaken for the one that took the flows.
+    scrape "$before" || die "scrape before the fill ($tag)"
+    c0=$(metric "$before" netmon_processing_duration_seconds_count 'stage="merge"')
+    # fill-flows writes right after drain k flipped the maps; drain k+1
+    # takes the flows. "before" is read once drain k has finished (its merge
+    # is counted), "after" once drain k+1 has.
     in_ns "$LOADGEN" fill-flows --pid "$AGENT_PID" --flows "$flows" --ports "$ports" \
         --after-drain --timeout-seconds $((FLUSH_S * 3 + 10)) >"$WORK/$tag-fill.json" ||
         die "fill-flows ($tag)"
-    scrape "$before" || die "scrape before the drain ($tag)"
-    local c0 c1 deadline=$((SECONDS + FLUSH_S * 3 + 60))
-    c0=$(metric "$before" netmon_processing_duration_seconds_count 'stage="merge"')
-    while :; do
-        scrape "$after" || die "scrape after the drain ($tag)"
-        c1=$(metric "$after" netmon_processing_duration_seconds_count 'stage="merge"')
-        [[ $c1 != "$c0" ]] && break
-        ((SECONDS < deadline)) || die "no drain within $((FLUSH_S * 3 + 60)) s ($tag)"
-        sleep 0.2
-    done
-    awk -v a="$c0" -v b="$c1" 'BEGIN { exit !(b - a == 1) }' ||
-        die "expected exactly one drain between the scrapes, saw $c0 -> $c1 ($tag)"
+    wait_merges "$c0" 1 "$tag"
+    wait_merges "$c0" 2 "$tag"
+    cp "$WORK/$tag-merges-1.prom" "$before"
+    cp "$WORK/$tag-merges-2.prom" "$after"
     local entries
     entries=$(metric "$after" netmon_kernel_flow_map_entries)
     awk -v e="$entries" -v n="$flows" 'BEGIN { exit !(e == n) }' ||
