@@ -5,8 +5,9 @@
 //! per run with `bpf_ringbuf_output`, run `repeat` times by one
 //! `BPF_PROG_TEST_RUN` call. The two events are one connection's life as
 //! the tracepoint reports it: established (active open), then closed; each
-//! run draws a new random local port, so every pair is a new connection for
-//! the flow table.
+//! run draws a new random local address (10.77.0.0/16) and port (31 random
+//! bits), so nearly every pair is a new connection for the flow table, which
+//! fills up to `flow.max_flows` and then makes room for each new one.
 
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
@@ -55,7 +56,10 @@ const ADD64_IMM: u8 = 0x07;
 const AND64_IMM: u8 = 0x57;
 const OR64_IMM: u8 = 0x47;
 const STX_DW: u8 = 0x7b;
+const STX_W: u8 = 0x63;
 const STX_H: u8 = 0x6b;
+const RSH64_IMM: u8 = 0x77;
+const LSH64_IMM: u8 = 0x67;
 const ST_DW: u8 = 0x7a;
 const ST_W: u8 = 0x62;
 const ST_H: u8 = 0x6a;
@@ -114,13 +118,18 @@ fn program(ring_fd: RawFd) -> Vec<Insn> {
         insn(STX_DW, FP, R6, at(8), 0),
         insn(ST_DW, FP, 0, at(16), 0),       // duration_ns
         insn(ST_DW, FP, 0, at(24), 150_000), // connect_latency_ns
-        // src_addr ::ffff:10.77.0.1, dst_addr ::ffff:10.77.0.2
+        // src_addr ::ffff:10.77.R.R (the random's high 16 bits),
+        // dst_addr ::ffff:10.78.0.1
         insn(ST_DW, FP, 0, at(32), 0),
         insn(ST_W, FP, 0, at(40), MAPPED_HI),
-        insn(ST_W, FP, 0, at(44), ipv4_word(10, 77, 0, 1)),
+        insn(MOV64_REG, R1, R6, 0, 0),
+        insn(RSH64_IMM, R1, 0, 0, 16),
+        insn(LSH64_IMM, R1, 0, 0, 16),
+        insn(OR64_IMM, R1, 0, 0, ipv4_word(10, 77, 0, 0)),
+        insn(STX_W, FP, R1, at(44), 0),
         insn(ST_DW, FP, 0, at(48), 0),
         insn(ST_W, FP, 0, at(56), MAPPED_HI),
-        insn(ST_W, FP, 0, at(60), ipv4_word(10, 77, 0, 2)),
+        insn(ST_W, FP, 0, at(60), ipv4_word(10, 78, 0, 1)),
         // src_port: 32768..65535 (ephemeral), dst_port 8080
         insn(MOV64_REG, R1, R6, 0, 0),
         insn(AND64_IMM, R1, 0, 0, 0x7fff),
