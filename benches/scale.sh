@@ -230,6 +230,15 @@ metric() { # file name [pattern]
         a[1] == name && (pat == "" || index($1, pat)) { s += $2; found = 1 }
         END { if (found) printf "%.9f\n", s; else print "nan" }' "$1"
 }
+CLK_TCK=$(getconf CLK_TCK)
+# utime + stime of the agent (all threads), in seconds: on a shared, busy
+# machine the agent's own CPU time says more than wall time.
+agent_cpu() {
+    local stat
+    stat=$(cat "/proc/$AGENT_PID/stat") || return 1
+    awk -v tck="$CLK_TCK" '{ printf "%.2f\n", ($12 + $13) / tck }' <<<"${stat##*) }"
+}
+cpu_delta() { awk -v a="$1" -v b="$2" -v n="${3:-1}" 'BEGIN { printf "%.3f", (b - a) / n }'; }
 proc_kib() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 ms() { awk -v s="$1" 'BEGIN { printf "%.1f", s * 1000 }'; }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -242,7 +251,10 @@ wait_merges() { # c0 n tag
     while :; do
         scrape "$out" || die "scrape ($tag)"
         c=$(metric "$out" netmon_processing_duration_seconds_count 'stage="merge"')
-        awk -v a="$c0" -v b="$c" -v n="$n" 'BEGIN { exit !(b - a >= n) }' && break
+        if awk -v a="$c0" -v b="$c" -v n="$n" 'BEGIN { exit !(b - a >= n) }'; then
+            agent_cpu >"$WORK/$tag-merges-$n.cpu"
+            break
+        fi
         ((SECONDS < deadline)) || die "no drain within $((FLUSH_S * 3 + 60)) s ($tag)"
         sleep 0.1
     done
@@ -252,7 +264,10 @@ wait_merges() { # c0 n tag
 
 # Writes the flows right after a drain and waits for the drain that takes
 # them; sets DRAIN_S and MERGE_S to the seconds that drain spent in the
-# drain and merge stages, and checks it took exactly the flows written.
+# drain and merge stages (wall time, the agent's own histogram), DRAIN_CPU_S
+# to the agent's CPU seconds from the end of the drain before to the end of
+# that one (the drain, plus the few /metrics scrapes of the wait), and
+# checks it took exactly the flows written.
 # Not run in a subshell, so that its failures count.
 fill_and_drain() { # flows ports tag
     local flows=$1 ports=$2 tag=$3 before=$WORK/$3-before.prom after=$WORK/$3-after.prom
@@ -276,20 +291,24 @@ fill_and_drain() { # flows ports tag
     entries=$(metric "$after" netmon_kernel_flow_map_entries)
     awk -v e="$entries" -v n="$flows" 'BEGIN { exit !(e == n) }' ||
         fail "the drain took $entries kernel entries, expected exactly $flows ($tag)"
+    DRAIN_CPU_S=$(cpu_delta "$(cat "$WORK/$tag-merges-1.cpu")" "$(cat "$WORK/$tag-merges-2.cpu")")
     DRAIN_S=$(awk -v a="$(metric "$before" netmon_processing_duration_seconds_sum 'stage="drain"')" \
         -v b="$(metric "$after" netmon_processing_duration_seconds_sum 'stage="drain"')" 'BEGIN { print b - a }')
     MERGE_S=$(awk -v a="$(metric "$before" netmon_processing_duration_seconds_sum 'stage="merge"')" \
         -v b="$(metric "$after" netmon_processing_duration_seconds_sum 'stage="merge"')" 'BEGIN { print b - a }')
 }
 
-# Times `curl` of a path five times; prints the median seconds, keeps the body.
+# Times `curl` of a path five times; prints the median seconds and the
+# agent's CPU seconds per request; keeps the body.
 timed_get() { # port path body
-    local i t=()
+    local i t=() c0 c1
+    c0=$(agent_cpu)
     for i in 1 2 3 4 5; do
         t+=("$(in_ns curl -sf --max-time 120 -o "$3" -w '%{time_total}' "$(url "$1" "$2")")") ||
             die "GET $2"
     done
-    printf '%s\n' "${t[@]}" | median
+    c1=$(agent_cpu)
+    echo "$(printf '%s\n' "${t[@]}" | median) $(cpu_delta "$c0" "$c1" 5)"
 }
 
 config() { # file labels
@@ -317,7 +336,7 @@ sleep $((FLUSH_S + 1))
 RSS0=$(proc_kib "$AGENT_PID" VmRSS)
 
 fill_and_drain "$FLOWS" 1 insert
-D1=$DRAIN_S M1=$MERGE_S
+D1=$DRAIN_S M1=$MERGE_S C1=$DRAIN_CPU_S
 FILL_S=$(jq -r .seconds "$WORK/insert-fill.json")
 RSS1=$(proc_kib "$AGENT_PID" VmRSS)
 HWM1=$(proc_kib "$AGENT_PID" VmHWM)
@@ -325,11 +344,12 @@ UDP_ACTIVE=$(metric "$WORK/insert-after.prom" netmon_flows_active 'protocol="udp
 awk -v a="$UDP_ACTIVE" -v n="$FLOWS" 'BEGIN { exit !(a == n) }' ||
     fail "the agent reports $UDP_ACTIVE active UDP flows, expected exactly $FLOWS"
 
-UPDATES=()
+UPDATES=() UPDATES_CPU=()
 for r in $(seq 2 "$ROUNDS"); do
     fill_and_drain "$FLOWS" 1 "update$r"
     UPDATES+=("$(awk -v d="$DRAIN_S" -v m="$MERGE_S" 'BEGIN { print d + m }')")
-    echo "   round $r: drain $(ms "$DRAIN_S") ms + merge $(ms "$MERGE_S") ms"
+    UPDATES_CPU+=("$DRAIN_CPU_S")
+    echo "   round $r: drain $(ms "$DRAIN_S") ms + merge $(ms "$MERGE_S") ms, agent CPU $DRAIN_CPU_S s"
 done
 RSS2=$(proc_kib "$AGENT_PID" VmRSS)
 HWM2=$(proc_kib "$AGENT_PID" VmHWM)
@@ -341,14 +361,17 @@ KERNEL_ALL=$(awk '{ s += $3 } END { print s }' "$WORK/maps.txt")
 KERNEL_SIZED=$(awk -v n="$FLOWS" '$2 == n { s += $3 } END { print s + 0 }' "$WORK/maps.txt")
 KERNEL_FLOWMAPS=$(awk '$1 ~ /^netmon_flows_/ { s += $3 } END { print s + 0 }' "$WORK/maps.txt")
 
-PAGE_S=$(timed_get $PORT_API "/api/v1/flows?protocol=udp&limit=1000" "$WORK/page.json")
+read -r PAGE_S PAGE_CPU < <(timed_get $PORT_API "/api/v1/flows?protocol=udp&limit=1000" "$WORK/page.json")
+[[ -n ${PAGE_CPU:-} ]] || die "GET /api/v1/flows"
 PAGE_N=$(jq length "$WORK/page.json")
 [[ $PAGE_N == 1000 ]] || fail "the page holds $PAGE_N flows, expected exactly 1000"
 BAD=$(jq --argjson b $((ROUNDS * 1000)) --argjson p $((ROUNDS * 10)) \
     '[.[] | select(.tx_bytes != $b or .tx_packets != $p or .rx_bytes != 0)] | length' "$WORK/page.json")
 [[ $BAD == 0 ]] || fail "$BAD flows of the page do not have exactly $ROUNDS x 1000 bytes / x 10 packets"
-STATS_S=$(timed_get $PORT_API "/api/v1/stats/flows" "$WORK/stats.json")
-METRICS1_S=$(timed_get $PORT_METRICS "/metrics" "$WORK/metrics1.prom")
+read -r STATS_S STATS_CPU < <(timed_get $PORT_API "/api/v1/stats/flows" "$WORK/stats.json")
+[[ -n ${STATS_CPU:-} ]] || die "GET /api/v1/stats/flows"
+read -r METRICS1_S METRICS1_CPU < <(timed_get $PORT_METRICS "/metrics" "$WORK/metrics1.prom")
+[[ -n ${METRICS1_CPU:-} ]] || die "GET /metrics"
 METRICS1_SERIES=$(grep -vc '^#' "$WORK/metrics1.prom")
 RSS3=$(proc_kib "$AGENT_PID" VmRSS)
 HWM3=$(proc_kib "$AGENT_PID" VmHWM)
@@ -359,7 +382,8 @@ echo "== phase 2: $SERIES_FLOWS flows over $PORTS ports, labels [dst_port]"
 config "$WORK/phase2.yaml" "dst_port"
 start_agent "$WORK/phase2.yaml" "$WORK/agent2.log"
 fill_and_drain "$SERIES_FLOWS" "$PORTS" series
-METRICS2_S=$(timed_get $PORT_METRICS "/metrics" "$WORK/metrics2.prom")
+read -r METRICS2_S METRICS2_CPU < <(timed_get $PORT_METRICS "/metrics" "$WORK/metrics2.prom")
+[[ -n ${METRICS2_CPU:-} ]] || die "GET /metrics"
 METRICS2_SERIES=$(grep -vc '^#' "$WORK/metrics2.prom")
 PORT_SERIES=$(grep -c '^netmon_[a-z_]*{.*dst_port=' "$WORK/metrics2.prom" || true)
 # UDP only: TCP connections elsewhere on the machine reach the table
@@ -374,8 +398,11 @@ stop_agent
 per_flow() { awk -v b="$1" -v n="$2" 'BEGIN { printf "%.1f", b / n }'; }
 USER_B=$(awk -v a="$RSS0" -v b="$RSS2" 'BEGIN { print (b - a) * 1024 }')
 TOTAL_PER_FLOW=$(awk -v k="$KERNEL_SIZED" -v u="$USER_B" -v n="$FLOWS" 'BEGIN { printf "%.1f", (k + u) / n }')
-UPDATE_MEDIAN=nan
-((${#UPDATES[@]})) && UPDATE_MEDIAN=$(printf '%s\n' "${UPDATES[@]}" | median)
+UPDATE_MEDIAN=nan UPDATE_CPU_MEDIAN=nan
+if ((${#UPDATES[@]})); then
+    UPDATE_MEDIAN=$(printf '%s\n' "${UPDATES[@]}" | median)
+    UPDATE_CPU_MEDIAN=$(printf '%s\n' "${UPDATES_CPU[@]}" | median)
+fi
 
 echo "== results: $FLOWS flows, $ROUNDS round(s), flush every ${FLUSH_S}s"
 echo "fill-flows: $FLOWS kernel entries written in $(ms "$FILL_S") ms"
@@ -386,12 +413,13 @@ echo "kernel per flow: $(per_flow "$KERNEL_SIZED" "$FLOWS") B (flow maps alone: 
 echo "agent RSS: before ${RSS0} KiB, after first drain ${RSS1} KiB (peak ${HWM1}), after $ROUNDS round(s) ${RSS2} KiB (peak ${HWM2}), after the API/metrics reads ${RSS3} KiB (peak ${HWM3})"
 echo "user per flow: $(per_flow "$USER_B" "$FLOWS") B (RSS after $ROUNDS round(s) - before)"
 echo "kernel + user per flow: $TOTAL_PER_FLOW B   target <= 200 $(verdict "$TOTAL_PER_FLOW" 200)"
-echo "drain of $FLOWS new flows: drain $(ms "$D1") ms + merge $(ms "$M1") ms"
-echo "drain of $FLOWS updated flows (median of $((ROUNDS - 1))): $(ms "$UPDATE_MEDIAN") ms (drain + merge)"
-echo "GET /api/v1/flows?protocol=udp&limit=1000 of $FLOWS: $(ms "$PAGE_S") ms (median of 5)"
-echo "GET /api/v1/stats/flows over $FLOWS: $(ms "$STATS_S") ms (median of 5)"
-echo "GET /metrics, default labels, $METRICS1_SERIES series: $(ms "$METRICS1_S") ms (median of 5)"
-echo "GET /metrics, $METRICS2_SERIES series ($PORT_SERIES per-port): $(ms "$METRICS2_S") ms (median of 5)   target < 100 ms $(verdict "$METRICS2_S" 0.1)"
+echo "drain of $FLOWS new flows: drain $(ms "$D1") ms + merge $(ms "$M1") ms wall; agent CPU $(ms "$C1") ms"
+echo "drain of $FLOWS updated flows (median of $((ROUNDS - 1))): $(ms "$UPDATE_MEDIAN") ms wall (drain + merge); agent CPU $(ms "$UPDATE_CPU_MEDIAN") ms"
+echo "(wall: the agent's netmon_processing_duration_seconds; CPU: its utime + stime, 10 ms ticks)"
+echo "GET /api/v1/flows?protocol=udp&limit=1000 of $FLOWS: $(ms "$PAGE_S") ms wall (median of 5), agent CPU $(ms "$PAGE_CPU") ms per request"
+echo "GET /api/v1/stats/flows over $FLOWS: $(ms "$STATS_S") ms wall, agent CPU $(ms "$STATS_CPU") ms per request"
+echo "GET /metrics, default labels, $METRICS1_SERIES series: $(ms "$METRICS1_S") ms wall, agent CPU $(ms "$METRICS1_CPU") ms per scrape"
+echo "GET /metrics, $METRICS2_SERIES series ($PORT_SERIES per-port): $(ms "$METRICS2_S") ms wall, agent CPU $(ms "$METRICS2_CPU") ms per scrape   target < 100 ms $(verdict "$METRICS2_S" 0.1)"
 echo "elapsed: $(($(date +%s) - START_TIME)) s after the build"
 if ((FAILURES)); then
     echo "scale.sh: $FAILURES check(s) FAILED" >&2
