@@ -11,3 +11,6 @@ cargo clippy --locked --workspace --all-targets -- -D warnings
 export NMTEST_REQUIRE_ROOT=1 NMTEST_REQUIRE_TOOLS=1
 cargo test --locked --workspace -- --test-threads=2
 benches/overhead.sh --smoke
+benches/scale.sh --smoke
+# The root-only event-path bench, briefly: a lost event fails it.
+cargo bench --locked -p netmon-agent --bench event_path -- --smoke

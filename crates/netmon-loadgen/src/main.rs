@@ -1,6 +1,8 @@
 //! `netmon-loadgen`: the few load patterns `benches/overhead.sh` needs that
 //! iperf3 does not produce: new TCP connections per second (iperf3 only
-//! measures streams) and small UDP datagrams counted at the receiver.
+//! measures streams) and small UDP datagrams counted at the receiver; and,
+//! for `benches/scale.sh`, synthetic flows written into an agent's kernel
+//! flow map (`fill-flows`).
 //!
 //! Every subcommand prints one JSON object on stdout when it ends, so the
 //! benchmark script can read the result with `jq` and nothing else.
@@ -13,6 +15,9 @@ use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::process::ExitCode;
 use std::thread;
 use std::time::{Duration, Instant};
+
+mod agent_maps;
+mod fill_flows;
 
 use clap::{Parser, Subcommand};
 use serde::Serialize;
@@ -68,6 +73,25 @@ enum Command {
         size: usize,
         #[arg(long, default_value_t = 1)]
         threads: usize,
+    },
+    /// Write synthetic UDP flows into a running agent's kernel flow map
+    /// (root); prints the agent's maps with their memlock.
+    FillFlows {
+        /// The agent's process id: its own maps are used, found by its fds.
+        #[arg(long)]
+        pid: u32,
+        /// Flows to write (distinct keys), below 2^24.
+        #[arg(long)]
+        flows: usize,
+        /// Distinct destination ports the flows spread over.
+        #[arg(long, default_value_t = 1)]
+        ports: u16,
+        /// Wait for the agent's next drain first, so all flows land in one.
+        #[arg(long)]
+        after_drain: bool,
+        /// Give up waiting for a drain after this long.
+        #[arg(long, default_value_t = 60.0)]
+        timeout_seconds: f64,
     },
     /// Count received UDP datagrams; ends once traffic has stopped.
     UdpSink {
@@ -131,6 +155,22 @@ fn main() -> ExitCode {
             size,
             threads,
         } => udp_flood(addr, seconds, size, threads),
+        Command::FillFlows {
+            pid,
+            flows,
+            ports,
+            after_drain,
+            timeout_seconds,
+        } => positive_duration(timeout_seconds).and_then(|timeout| {
+            fill_flows::fill_flows(&fill_flows::FillOptions {
+                pid,
+                flows,
+                ports,
+                after_drain,
+                timeout,
+            })
+            .and_then(|report| print_json(&report))
+        }),
         Command::UdpSink {
             listen,
             idle_ms,

@@ -72,7 +72,7 @@ pub(crate) fn error_response(status: StatusCode, message: String) -> Response {
 /// flow table this is milliseconds of CPU that would otherwise stall other
 /// requests (including probes) sharing the worker.
 async fn list(source: Arc<dyn FlowSource>, query: FlowQuery) -> Response {
-    blocking_json("flows", move || query.select(source.snapshot())).await
+    blocking_json("flows", move || source.select(&query)).await
 }
 
 /// Runs `produce` on the blocking pool and answers with its JSON; `what`

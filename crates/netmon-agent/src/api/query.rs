@@ -271,7 +271,7 @@ fn security_ip_matches(event: &SecurityEventView, end: End, ip: IpAddr) -> bool 
 }
 
 /// The wall clock in the flows' unit.
-fn wall_now() -> UnixNanos {
+pub(crate) fn wall_now() -> UnixNanos {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |since| {
@@ -407,17 +407,13 @@ impl FlowQuery {
     /// The response of a non-follow request: matching flows, oldest first
     /// (by `first_seen`, then id), cut to the newest `limit`.
     pub fn select(&self, flows: Vec<FlowView>) -> Vec<FlowView> {
-        let now = wall_now();
-        let mut selected: Vec<FlowView> = flows
-            .into_iter()
-            .filter(|f| self.matches_at(f, now))
-            .collect();
-        selected.sort_by_key(|f| (f.first_seen_ns, f.id));
-        if let Some(limit) = self.limit {
-            let excess = selected.len().saturating_sub(limit);
-            selected.drain(..excess);
-        }
-        selected
+        super::select::select(
+            self,
+            wall_now(),
+            flows
+                .into_iter()
+                .map(|f| ((f.first_seen_ns, f.id), move || f)),
+        )
     }
 }
 

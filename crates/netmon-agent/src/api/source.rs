@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use tokio::sync::broadcast;
 
+use super::query::FlowQuery;
 use super::security::SecurityEventView;
 use super::view::FlowView;
 use crate::flow::FlowChangeKind;
@@ -15,6 +16,12 @@ use crate::flow::FlowChangeKind;
 pub trait FlowSource: Send + Sync + 'static {
     /// Every flow currently known, in any order (the API sorts).
     fn snapshot(&self) -> Vec<FlowView>;
+    /// The answer to a non-follow flow query ([`FlowQuery::select`] over
+    /// the snapshot). A source with many flows overrides it to build views
+    /// only for flows that may be part of the answer (`select.rs`).
+    fn select(&self, query: &FlowQuery) -> Vec<FlowView> {
+        query.select(self.snapshot())
+    }
     /// A receiver for events published from now on. Events are `Arc`ed so
     /// that many follow clients share one copy.
     fn subscribe(&self) -> broadcast::Receiver<Arc<FlowEvent>>;

@@ -207,7 +207,11 @@ pub struct FlowTable {
     max_flows: usize,
     flow_timeout_ns: u64,
     retention_ns: u64,
-    entries: HashMap<PairKey, Entry>,
+    /// Boxed: a hash table keeps ~1.1-2.3 slots per record (it doubles
+    /// when 7/8 full), and a slot of a 56-byte pointer pair instead of a
+    /// 376-byte record halves the table's memory at a million flows and
+    /// makes its growth copy 56-byte slots (BENCHMARKS.md, 2026-12-06).
+    entries: HashMap<PairKey, Box<Entry>>,
     active: BTreeSet<IndexEntry>,
     terminal: BTreeSet<IndexEntry>,
     changes: Vec<FlowChange>,
@@ -313,6 +317,9 @@ impl FlowTable {
         }
         groups.sort_unstable();
 
+        // At most one change per pair but for the rare opened-and-closed:
+        // reserving once spares a large drain the copies of a growing Vec.
+        self.changes.reserve(groups.len());
         let mut batch: Vec<&FlowDelta> = Vec::new();
         for &(_, start, end) in &groups {
             batch.clear();
@@ -611,7 +618,7 @@ impl FlowTable {
         self.index_for(slot)
             .insert((slot.time, entry.record.id, pair));
         let snapshot = entry.record.clone();
-        self.entries.insert(pair, entry);
+        self.entries.insert(pair, Box::new(entry));
         let terminal = snapshot.status.is_terminal();
         if terminal {
             self.closed_total += 1;

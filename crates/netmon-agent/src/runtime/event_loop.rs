@@ -135,7 +135,7 @@ pub async fn run(state: Arc<AgentState>, reader: EventReader, mut shutdown: watc
         }
         let _order = pipe.merging.lock().expect("event merge lock");
         for batch in pipe.take() {
-            merge(&state, &batch);
+            process_events(&state, &batch);
         }
     }
     pipe.stopped.store(true, Ordering::Relaxed);
@@ -152,12 +152,15 @@ pub fn merge_pending(state: &AgentState) {
     let _order = pipe.merging.lock().expect("event merge lock");
     pipe.read_ring();
     for batch in pipe.take() {
-        merge(state, &batch);
+        process_events(state, &batch);
     }
 }
 
-/// Merges one batch of events into the flow table and the metrics.
-fn merge(state: &AgentState, batch: &[RawTcpEvent]) {
+/// Merges one batch of ring-buffer records into the flow table and
+/// publishes the changes: the agent's whole per-event work after the read.
+/// Public so that the event-path benchmark (`benches/event_path`) times
+/// exactly this code.
+pub fn process_events(state: &AgentState, batch: &[RawTcpEvent]) {
     let started = std::time::Instant::now();
     let clock = ClockMap::now();
     let events: Vec<_> = batch

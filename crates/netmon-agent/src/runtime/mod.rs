@@ -32,6 +32,7 @@ use crate::{
     telemetry::process::ProcessSampler,
 };
 
+pub use event_loop::process_events;
 pub use state::AgentState;
 pub use status::{AgentStatusSource, StartedParts};
 
@@ -403,7 +404,7 @@ fn api_router(
 /// The exporter's options from the configuration. Context labels that need
 /// Kubernetes names are left out without Kubernetes: they would only ever
 /// be empty.
-fn metrics_options(config: &Config, kubernetes: bool) -> MetricsOptions {
+pub fn metrics_options(config: &Config, kubernetes: bool) -> MetricsOptions {
     let prometheus = &config.export.prometheus;
     let context = |labels: &[crate::config::ContextLabel]| {
         labels

@@ -21,7 +21,10 @@ use crate::source::kernel::monotonic_ns;
 const DEFAULT_MAX_APP_OBSERVATIONS: usize = 65_536;
 use super::port_scans::PortScans;
 use crate::{
-    api::{DebugFlow, FlowEvent, FlowEventKind, FlowSource, FlowView, SecurityEventView},
+    api::{
+        self, DebugFlow, FlowEvent, FlowEventKind, FlowQuery, FlowSource, FlowView,
+        SecurityEventView,
+    },
     enrich::{Enricher, Resolver},
     export::grpc::GrpcFeed,
     export::ipfix::IpfixFeed,
@@ -324,6 +327,27 @@ pub fn context(
 impl FlowSource for AgentState {
     fn snapshot(&self) -> Vec<FlowView> {
         self.map_records(|_, flow| flow)
+    }
+
+    /// Views are built under the locks, as in `map_records`, but only for
+    /// the flows that may be part of the answer (see `api::select`).
+    fn select(&self, query: &FlowQuery) -> Vec<FlowView> {
+        let table = self.table.lock().expect("table lock");
+        let local = self.local_addresses();
+        let resolver = std::cell::RefCell::new(self.enricher.resolver());
+        let names = self.interface_names.read().expect("names lock");
+        let resolved = self.resolved_names.read().expect("names lock");
+        let mono_now = monotonic_ns();
+        let candidates = table.records().map(|r| {
+            let build = || {
+                let flow_context = context(r, &local, &mut resolver.borrow_mut());
+                let mut flow = view(r, flow_context, &names, self.sampling_rate);
+                flow.app.dst_dns_name = resolved.lookup(&r.key.responder.ip, mono_now);
+                flow
+            };
+            ((r.first_seen, r.id), build)
+        });
+        api::select_flows(query, api::wall_now(), candidates)
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Arc<FlowEvent>> {
