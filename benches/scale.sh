@@ -370,6 +370,8 @@ BAD=$(jq --argjson b $((ROUNDS * 1000)) --argjson p $((ROUNDS * 10)) \
 [[ $BAD == 0 ]] || fail "$BAD flows of the page do not have exactly $ROUNDS x 1000 bytes / x 10 packets"
 read -r STATS_S STATS_CPU < <(timed_get $PORT_API "/api/v1/stats/flows" "$WORK/stats.json")
 [[ -n ${STATS_CPU:-} ]] || die "GET /api/v1/stats/flows"
+STATS_UDP=$(jq '.by_protocol.udp // 0' "$WORK/stats.json")
+[[ $STATS_UDP == "$FLOWS" ]] || fail "stats/flows counts $STATS_UDP UDP flows, expected $FLOWS"
 read -r METRICS1_S METRICS1_CPU < <(timed_get $PORT_METRICS "/metrics" "$WORK/metrics1.prom")
 [[ -n ${METRICS1_CPU:-} ]] || die "GET /metrics"
 METRICS1_SERIES=$(grep -vc '^#' "$WORK/metrics1.prom")

@@ -42,7 +42,7 @@ pub use select::{select as select_flows, Rank};
 pub use serve::{serve, serve_with_grace, ServeError, SHUTDOWN_GRACE};
 pub use server::{api_router, api_router_with, api_router_with_lag_hook, ApiSources};
 pub use source::{FlowEvent, FlowEventKind, FlowSource};
-pub use stats::FlowStatsView;
+pub use stats::{FlowCounts, FlowStatsView};
 pub use status::{StatusView, VERSION};
 pub use status_source::{
     fill_ratio, AgentStatus, FeatureStatus, InterfaceStatus, KernelStatus, KubernetesState,

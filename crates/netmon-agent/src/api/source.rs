@@ -9,6 +9,7 @@ use tokio::sync::broadcast;
 
 use super::query::FlowQuery;
 use super::security::SecurityEventView;
+use super::stats::FlowCounts;
 use super::view::FlowView;
 use crate::flow::FlowChangeKind;
 
@@ -21,6 +22,16 @@ pub trait FlowSource: Send + Sync + 'static {
     /// only for flows that may be part of the answer (`select.rs`).
     fn select(&self, query: &FlowQuery) -> Vec<FlowView> {
         query.select(self.snapshot())
+    }
+    /// The current flows counted by protocol, status and direction
+    /// (`/api/v1/stats/flows`). A source with many flows overrides it to
+    /// count without building a view per flow.
+    fn counts(&self) -> FlowCounts {
+        let mut counts = FlowCounts::default();
+        for flow in self.snapshot() {
+            counts.add(flow.protocol, flow.status, flow.direction);
+        }
+        counts
     }
     /// A receiver for events published from now on. Events are `Arc`ed so
     /// that many follow clients share one copy.

@@ -22,7 +22,7 @@ const DEFAULT_MAX_APP_OBSERVATIONS: usize = 65_536;
 use super::port_scans::PortScans;
 use crate::{
     api::{
-        self, DebugFlow, FlowEvent, FlowEventKind, FlowQuery, FlowSource, FlowView,
+        self, DebugFlow, FlowCounts, FlowEvent, FlowEventKind, FlowQuery, FlowSource, FlowView,
         SecurityEventView,
     },
     enrich::{Enricher, Resolver},
@@ -348,6 +348,20 @@ impl FlowSource for AgentState {
             ((r.first_seen, r.id), build)
         });
         api::select_flows(query, api::wall_now(), candidates)
+    }
+
+    /// Counted under the locks, as in `map_records`, from the record and its
+    /// direction alone: no view, no names.
+    fn counts(&self) -> FlowCounts {
+        let table = self.table.lock().expect("table lock");
+        let local = self.local_addresses();
+        let mut resolver = self.enricher.resolver();
+        let mut counts = FlowCounts::default();
+        for r in table.records() {
+            let direction = context(r, &local, &mut resolver).direction;
+            counts.add(r.key.protocol.name(), r.status, direction);
+        }
+        counts
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Arc<FlowEvent>> {
