@@ -93,6 +93,61 @@ const PROCESSING_BUCKETS: [f64; 18] = [
 /// Final statuses of `netmon_flows_total`, for removing expired series.
 const FINAL_STATUSES: [&str; 5] = ["closed", "reset", "refused", "timeout", "evicted"];
 
+/// One `(protocol, direction)` series' share of a batch of flow changes.
+struct Tally {
+    labels: [&'static str; 2],
+    opened: u64,
+    /// Flows that ended in the batch, by `netmon_flows_total`'s `status`
+    /// (`evicted` included).
+    ended: Vec<(&'static str, u64)>,
+    evicted: u64,
+    bytes: u64,
+    packets: u64,
+}
+
+impl Tally {
+    /// The tally of `labels`, added if new; a batch has a few at most, so a
+    /// linear search beats hashing.
+    fn find<'a>(tallies: &'a mut Vec<Tally>, labels: [&'static str; 2]) -> &'a mut Tally {
+        let index = match tallies.iter().position(|t| t.labels == labels) {
+            Some(index) => index,
+            None => {
+                tallies.push(Tally {
+                    labels,
+                    opened: 0,
+                    ended: Vec::new(),
+                    evicted: 0,
+                    bytes: 0,
+                    packets: 0,
+                });
+                tallies.len() - 1
+            }
+        };
+        &mut tallies[index]
+    }
+
+    fn add(&mut self, change: &FlowChange, bytes: u64, packets: u64) {
+        match change.kind {
+            FlowChangeKind::Opened => self.opened += 1,
+            FlowChangeKind::Updated => {}
+            FlowChangeKind::Closed => self.end(change.record.status.name()),
+            FlowChangeKind::Evicted => {
+                self.end("evicted");
+                self.evicted += 1;
+            }
+        }
+        self.bytes += bytes;
+        self.packets += packets;
+    }
+
+    fn end(&mut self, status: &'static str) {
+        match self.ended.iter_mut().find(|(s, _)| *s == status) {
+            Some((_, n)) => *n += 1,
+            None => self.ended.push((status, 1)),
+        }
+    }
+}
+
 pub struct AgentMetrics {
     registry: Registry,
     /// Collectors that work at every gather (custom programs read their
@@ -114,7 +169,10 @@ pub struct AgentMetrics {
     flow_series: Option<Mutex<FlowSeries>>,
 
     tcp_connect_latency: Histogram,
-    tcp_events_total: IntCounterVec,
+    /// `netmon_tcp_events_total{event}`'s series, one per kind in
+    /// `TcpEventKind::ALL` order: resolved once, because a label lookup per
+    /// event (hash + lock) was ~9 % of the event path's CPU (BENCHMARKS.md).
+    tcp_events: [IntCounter; TCP_EVENT_KINDS.len()],
 
     kernel: KernelMetrics,
     events_processed_total: IntCounter,
@@ -222,9 +280,8 @@ impl AgentMetrics {
             &["event"],
         )?;
         // Created up front so that rate() sees every event type from zero.
-        for kind in TCP_EVENT_KINDS {
-            tcp_events_total.with_label_values(&[tcp_event_name(kind)]);
-        }
+        let tcp_events =
+            TCP_EVENT_KINDS.map(|kind| tcp_events_total.with_label_values(&[tcp_event_name(kind)]));
         let build_info = int_gauge_vec(
             &r,
             "netmon_build_info",
@@ -278,7 +335,7 @@ impl AgentMetrics {
                 "Time from SYN to SYN-ACK of connections opened on this node, measured in the kernel.",
                 options.connect_latency_buckets.clone(),
             )?,
-            tcp_events_total,
+            tcp_events,
             kernel: KernelMetrics::register(&r)?,
             events_processed_total: int_counter(
                 &r,
@@ -420,6 +477,7 @@ impl AgentMetrics {
         mut context_of: impl FnMut(&FlowRecord) -> C,
     ) {
         let mut flow_series = self.flow_series.as_ref().map(lock);
+        let mut tallies: Vec<Tally> = Vec::new();
         for change in changes {
             let record = &change.record;
             let context: FlowContext = context_of(record).into();
@@ -428,10 +486,11 @@ impl AgentMetrics {
             let bytes = change.added_tx.bytes + change.added_rx.bytes;
             let packets = change.added_tx.packets + change.added_rx.packets;
             match flow_series.as_mut() {
-                // The common case stays free of per-change allocations.
+                // The common case: a handful of (protocol, direction) series,
+                // summed over the batch and counted once per series below,
+                // with no allocation per change.
                 None => {
-                    let labels = [protocol, direction];
-                    self.count_change(change, &labels, bytes, packets);
+                    Tally::find(&mut tallies, [protocol, direction]).add(change, bytes, packets)
                 }
                 Some(series) => {
                     let labels = self.series_labels(record, &context);
@@ -443,6 +502,38 @@ impl AgentMetrics {
                 }
             }
         }
+        for tally in &tallies {
+            self.count_tally(tally);
+        }
+    }
+
+    /// Counts a batch's sums for one `(protocol, direction)` series: what
+    /// [`Self::count_change`] does per change, with one label lookup per
+    /// metric instead of one per change (those lookups were ~7 % of the
+    /// event path's CPU under a connection storm; BENCHMARKS.md).
+    fn count_tally(&self, tally: &Tally) {
+        let labels = &tally.labels;
+        if tally.opened > 0 {
+            self.flows_opened_total
+                .with_label_values(labels)
+                .inc_by(tally.opened);
+        }
+        for (status, n) in &tally.ended {
+            let [protocol, direction] = *labels;
+            self.flows_total
+                .with_label_values(&[protocol, direction, status])
+                .inc_by(*n);
+        }
+        if tally.evicted > 0 {
+            self.flow_table_evictions_total.inc_by(tally.evicted);
+        }
+        // Touched even by 0, as per change: a series appears with its flow.
+        self.bytes_total
+            .with_label_values(labels)
+            .inc_by(tally.bytes);
+        self.packets_total
+            .with_label_values(labels)
+            .inc_by(tally.packets);
     }
 
     /// Counts one change into the series `labels` (without `status`).
@@ -513,9 +604,11 @@ impl AgentMetrics {
     }
 
     pub fn record_tcp_event(&self, kind: TcpEventKind, connect_latency_ns: Option<u64>) {
-        self.tcp_events_total
-            .with_label_values(&[tcp_event_name(kind)])
-            .inc();
+        let index = TCP_EVENT_KINDS
+            .iter()
+            .position(|k| *k == kind)
+            .expect("TCP_EVENT_KINDS holds every kind");
+        self.tcp_events[index].inc();
         if let Some(ns) = connect_latency_ns {
             self.tcp_connect_latency.observe(ns as f64 / 1e9);
         }
