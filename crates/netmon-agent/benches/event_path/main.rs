@@ -37,7 +37,7 @@ use netmon_ebpf::{EventReader, KernelFeatures, LoadOptions, NetmonEbpf};
 use producer::{Producer, EVENTS_PER_RUN};
 
 /// Events per fill: `MAX_EVENTS_PER_WAKEUP` of the event loop, and 720 KB
-/// of the 1 MiB ring (80-byte records plus 8-byte headers).
+/// of the 4 MiB ring (80-byte records plus 8-byte headers).
 const BATCH: usize = 8192;
 
 struct Options {

@@ -42,7 +42,8 @@ const MAX_EVENTS_PER_READ: usize = 8192;
 /// side submits them without a wakeup). Waking up per event cost most of
 /// the agent's CPU under a connection storm (epoll and scheduler work, seen
 /// in `perf`); 10 ms delays what the API shows by at most that, and the
-/// 1 MiB ring (~12,000 events) leaves room for > 1M events/s.
+/// 4 MiB ring (~48,000 events) leaves room for > 4M events/s, or for a
+/// reader thread that the scheduler runs late.
 const EVENT_BATCH_DELAY: Duration = Duration::from_millis(10);
 /// Events read from the ring and waiting for the flow table: ~2 s of a
 /// 25,000 connections/s storm (5 events each), ~21 MB at most. Beyond it
