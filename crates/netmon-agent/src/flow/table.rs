@@ -383,7 +383,7 @@ impl FlowTable {
             established: false,
             idle_ended: false,
         };
-        entry.record.nat = binding;
+        entry.record.set_nat(binding);
         apply_event(&mut entry, event);
         self.insert_new(pair, entry, Counters::default(), Counters::default());
     }
@@ -405,9 +405,10 @@ impl FlowTable {
             } else {
                 RttSocket::Responder
             };
-            let merged = merge_rtt(record.rtt, socket, reading);
-            if merged != record.rtt {
-                record.rtt = merged;
+            let current = record.rtt();
+            let merged = merge_rtt(current, socket, reading);
+            if merged != current {
+                record.set_rtt(merged);
                 record.updated_at = now;
                 changed.push((record.id, pair));
             }
@@ -535,7 +536,7 @@ impl FlowTable {
         if let Some(entry) = self.entries.get_mut(&pair) {
             if !starts_new_generation(entry, batch) {
                 if binding.is_some() {
-                    entry.record.nat = binding.copied();
+                    entry.record.set_nat(binding.copied());
                 }
                 let absorbed = absorb_batch(entry, batch, now);
                 let snapshot = entry.record.clone();
@@ -569,7 +570,7 @@ impl FlowTable {
             established: false,
             idle_ended: false,
         };
-        entry.record.nat = binding.copied();
+        entry.record.set_nat(binding.copied());
         let absorbed = absorb_batch(&mut entry, batch, now);
         self.insert_new(pair, entry, absorbed.added_tx, absorbed.added_rx);
     }
@@ -587,8 +588,8 @@ impl FlowTable {
         };
         let before = Slot::of(&entry.record);
         let mut outcome = apply_event(entry, event);
-        if binding.is_some() && entry.record.nat != binding {
-            entry.record.nat = binding;
+        if binding.is_some() && entry.record.nat() != binding {
+            entry.record.set_nat(binding);
             outcome.changed = true;
         }
         if !outcome.changed && !outcome.became_terminal {

@@ -41,7 +41,10 @@ impl FlowTable {
                 continue;
             };
             let record = &mut entry.record;
-            let app = record.app.get_or_insert_with(Box::<AppInfo>::default);
+            let app = record
+                .extras_mut()
+                .app
+                .get_or_insert_with(Box::<AppInfo>::default);
             if app.merge(&observation.update) {
                 record.updated_at = now;
                 if seen.insert(pair) {

@@ -48,13 +48,14 @@ impl FlowTable {
                 continue;
             };
             let record = &mut entry.record;
+            let extras = record.extras_mut();
             match &delta.kind {
                 LossKind::Retransmits => {
-                    record.retransmits = record.retransmits.saturating_add(delta.count);
+                    extras.retransmits = extras.retransmits.saturating_add(delta.count);
                 }
                 LossKind::Drops { reason } => {
-                    record.drops = record.drops.saturating_add(delta.count);
-                    let by_reason = record.drop_reasons.entry(reason.clone()).or_default();
+                    extras.drops = extras.drops.saturating_add(delta.count);
+                    let by_reason = extras.drop_reasons.entry(reason.clone()).or_default();
                     *by_reason = by_reason.saturating_add(delta.count);
                 }
             }
