@@ -80,7 +80,10 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
+use std::hash::{BuildHasher, RandomState};
 use std::time::Duration;
+
+use hashbrown::HashTable;
 
 use super::model::{
     tcp_flags, DirectionalKey, Endpoint, FlowDelta, FlowStatus, Protocol, TcpEvent, TcpEventKind,
@@ -192,6 +195,15 @@ struct Entry {
     idle_ended: bool,
 }
 
+impl Entry {
+    /// The key the table finds this entry by: the record's key never
+    /// changes once it is in the table (a new generation is a new entry).
+    fn pair(&self) -> PairKey {
+        let key = &self.record.key;
+        PairKey::new(key.protocol, key.initiator, key.responder)
+    }
+}
+
 /// What absorbing one batch did to an existing record.
 struct Absorbed {
     before: Slot,
@@ -208,10 +220,14 @@ pub struct FlowTable {
     flow_timeout_ns: u64,
     retention_ns: u64,
     /// Boxed: a hash table keeps ~1.1-2.3 slots per record (it doubles
-    /// when 7/8 full), and a slot of a 56-byte pointer pair instead of a
-    /// 376-byte record halves the table's memory at a million flows and
-    /// makes its growth copy 56-byte slots (BENCHMARKS.md, 2026-12-06).
-    entries: HashMap<PairKey, Box<Entry>>,
+    /// when 7/8 full), and growing copies slots. Only the box is stored,
+    /// found by the key its record derives ([`Entry::pair`]): a slot is an
+    /// 8-byte pointer instead of a 56-byte key and pointer, 2M slots of
+    /// 9 bytes (with hashbrown's control byte) instead of 57 at a million
+    /// flows, ~100 B less per flow (BENCHMARKS.md, 2026-12-06).
+    entries: HashTable<Box<Entry>>,
+    /// Hashes the entries' [`PairKey`]s, randomly seeded like std's maps.
+    hasher: RandomState,
     active: BTreeSet<IndexEntry>,
     terminal: BTreeSet<IndexEntry>,
     changes: Vec<FlowChange>,
@@ -229,7 +245,8 @@ impl FlowTable {
             max_flows: 1,
             flow_timeout_ns: 0,
             retention_ns: 0,
-            entries: HashMap::new(),
+            entries: HashTable::new(),
+            hasher: RandomState::new(),
             active: BTreeSet::new(),
             terminal: BTreeSet::new(),
             changes: Vec::new(),
@@ -356,8 +373,7 @@ impl FlowTable {
         };
         let pair = PairKey::new(Protocol::Tcp, event.local, event.remote);
         match self
-            .entries
-            .get(&pair)
+            .entry(&pair)
             .map(|entry| is_later_connection(entry, event))
         {
             Some(false) => {
@@ -395,7 +411,7 @@ impl FlowTable {
         let mut changed: Vec<(u64, PairKey)> = Vec::new();
         for reading in readings {
             let pair = PairKey::new(Protocol::Tcp, reading.local, reading.remote);
-            let Some(entry) = self.entries.get_mut(&pair) else {
+            let Some(entry) = self.entry_mut(&pair) else {
                 unmatched += 1;
                 continue;
             };
@@ -417,7 +433,7 @@ impl FlowTable {
         changed.sort_unstable();
         changed.dedup();
         for (_, pair) in changed {
-            if let Some(entry) = self.entries.get(&pair) {
+            if let Some(entry) = self.entry(&pair) {
                 let snapshot = entry.record.clone();
                 self.push_change(
                     FlowChangeKind::Updated,
@@ -439,7 +455,7 @@ impl FlowTable {
                 break;
             }
             self.active.pop_first();
-            let Some(entry) = self.entries.get_mut(&pair) else {
+            let Some(entry) = self.entry_mut(&pair) else {
                 continue;
             };
             let record = &mut entry.record;
@@ -471,7 +487,7 @@ impl FlowTable {
                 break;
             }
             self.terminal.pop_first();
-            self.entries.remove(&pair);
+            self.remove_entry(&pair);
             self.pruned_total += 1;
         }
 
@@ -485,21 +501,19 @@ impl FlowTable {
 
     /// Current and recently ended connections, in no particular order.
     pub fn records(&self) -> impl Iterator<Item = &FlowRecord> {
-        self.entries.values().map(|entry| &entry.record)
+        self.entries.iter().map(|entry| &entry.record)
     }
 
     /// The record with exactly this key (orientation included).
     pub fn get(&self, key: &ConnectionKey) -> Option<&FlowRecord> {
-        self.entries
-            .get(&PairKey::new(key.protocol, key.initiator, key.responder))
+        self.entry(&PairKey::new(key.protocol, key.initiator, key.responder))
             .map(|entry| &entry.record)
             .filter(|record| record.key == *key)
     }
 
     /// The record of the connection between `a` and `b`, whichever initiated.
     pub fn find(&self, protocol: Protocol, a: Endpoint, b: Endpoint) -> Option<&FlowRecord> {
-        self.entries
-            .get(&PairKey::new(protocol, a, b))
+        self.entry(&PairKey::new(protocol, a, b))
             .map(|entry| &entry.record)
     }
 
@@ -533,7 +547,7 @@ impl FlowTable {
         now: UnixNanos,
     ) {
         let mut keep_initiator = None;
-        if let Some(entry) = self.entries.get_mut(&pair) {
+        if let Some(entry) = self.entry_mut(&pair) {
             if !starts_new_generation(entry, batch) {
                 if binding.is_some() {
                     entry.record.set_nat(binding.copied());
@@ -583,7 +597,7 @@ impl FlowTable {
         binding: Option<NatBinding>,
         now: UnixNanos,
     ) {
-        let Some(entry) = self.entries.get_mut(&pair) else {
+        let Some(entry) = self.entry_mut(&pair) else {
             return;
         };
         let before = Slot::of(&entry.record);
@@ -619,7 +633,7 @@ impl FlowTable {
         self.index_for(slot)
             .insert((slot.time, entry.record.id, pair));
         let snapshot = entry.record.clone();
-        self.entries.insert(pair, Box::new(entry));
+        self.insert_entry(Box::new(entry));
         let terminal = snapshot.status.is_terminal();
         if terminal {
             self.closed_total += 1;
@@ -640,12 +654,12 @@ impl FlowTable {
     /// least recently seen active record. Returns false on an empty table.
     fn remove_one(&mut self) -> bool {
         if let Some((_, _, pair)) = self.terminal.pop_first() {
-            self.entries.remove(&pair);
+            self.remove_entry(&pair);
             self.pruned_total += 1;
             return true;
         }
         if let Some((_, _, pair)) = self.active.pop_first() {
-            if let Some(entry) = self.entries.remove(&pair) {
+            if let Some(entry) = self.remove_entry(&pair) {
                 self.evicted_total += 1;
                 self.push_change(
                     FlowChangeKind::Evicted,
@@ -661,12 +675,40 @@ impl FlowTable {
 
     /// Removes a terminal record that a new connection replaces.
     fn remove_terminal(&mut self, pair: PairKey) {
-        if let Some(entry) = self.entries.remove(&pair) {
+        if let Some(entry) = self.remove_entry(&pair) {
             let slot = Slot::of(&entry.record);
             self.index_for(slot)
                 .remove(&(slot.time, entry.record.id, pair));
             self.pruned_total += 1;
         }
+    }
+
+    fn entry(&self, pair: &PairKey) -> Option<&Entry> {
+        self.entries
+            .find(self.hasher.hash_one(pair), |entry| entry.pair() == *pair)
+            .map(|entry| &**entry)
+    }
+
+    fn entry_mut(&mut self, pair: &PairKey) -> Option<&mut Entry> {
+        self.entries
+            .find_mut(self.hasher.hash_one(pair), |entry| entry.pair() == *pair)
+            .map(|entry| &mut **entry)
+    }
+
+    /// Inserts an entry whose pair is not in the table yet.
+    fn insert_entry(&mut self, entry: Box<Entry>) {
+        let hasher = &self.hasher;
+        self.entries
+            .insert_unique(hasher.hash_one(entry.pair()), entry, |entry| {
+                hasher.hash_one(entry.pair())
+            });
+    }
+
+    fn remove_entry(&mut self, pair: &PairKey) -> Option<Box<Entry>> {
+        self.entries
+            .find_entry(self.hasher.hash_one(pair), |entry| entry.pair() == *pair)
+            .ok()
+            .map(|found| found.remove().0)
     }
 
     fn reindex(&mut self, pair: PairKey, record: &FlowRecord, before: Slot) {
@@ -691,7 +733,9 @@ impl FlowTable {
     /// order: what loss and payload findings report.
     fn push_updated(&mut self, pairs: Vec<PairKey>) {
         for pair in pairs {
-            let snapshot = self.entries[&pair].record.clone();
+            let Some(snapshot) = self.entry(&pair).map(|entry| entry.record.clone()) else {
+                continue;
+            };
             self.push_change(
                 FlowChangeKind::Updated,
                 Counters::default(),

@@ -36,7 +36,7 @@ impl FlowTable {
                 .attribute(&observation.key)
                 .map_or(observation.key, |(key, _)| key);
             let pair = PairKey::new(key.protocol, key.src, key.dst);
-            let Some(entry) = self.entries.get_mut(&pair) else {
+            let Some(entry) = self.entry_mut(&pair) else {
                 missed.push(observation);
                 continue;
             };

@@ -40,7 +40,7 @@ impl FlowTable {
         let mut seen: HashSet<PairKey> = HashSet::new();
         for delta in deltas {
             let pair = PairKey::new(delta.key.protocol, delta.key.src, delta.key.dst);
-            let Some(entry) = self.entries.get_mut(&pair) else {
+            let Some(entry) = self.entry_mut(&pair) else {
                 match delta.kind {
                     LossKind::Retransmits => unattributed.retransmits += delta.count,
                     LossKind::Drops { .. } => unattributed.drops += delta.count,
