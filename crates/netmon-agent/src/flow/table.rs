@@ -156,10 +156,14 @@ impl PairKey {
     }
 }
 
-/// Position of a record in the ordered indexes: `(time, id, pair)`, where
+/// Position of a record in the ordered indexes: `(time, id, hash)`, where
 /// time is `last_seen` for active records and `ended_at` for terminal ones.
-/// The id makes entries unique and breaks ties oldest first.
-type IndexEntry = (UnixNanos, u64, PairKey);
+/// The id makes entries unique and breaks ties oldest first; `hash` is the
+/// hash of the record's pair, which finds it in `entries` (by id) without
+/// a copy of the pair: 24-byte index entries instead of 64, in B-tree
+/// nodes that inserts in time order leave about half full (1M flows: agent
+/// RSS 424 -> 382 MB, BENCHMARKS.md, 2026-12-06).
+type IndexEntry = (UnixNanos, u64, u64);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Slot {
@@ -224,7 +228,7 @@ pub struct FlowTable {
     /// found by the key its record derives ([`Entry::pair`]): a slot is an
     /// 8-byte pointer instead of a 56-byte key and pointer, 2M slots of
     /// 9 bytes (with hashbrown's control byte) instead of 57 at a million
-    /// flows, ~100 B less per flow (BENCHMARKS.md, 2026-12-06).
+    /// flows (BENCHMARKS.md, 2026-12-06).
     entries: HashTable<Box<Entry>>,
     /// Hashes the entries' [`PairKey`]s, randomly seeded like std's maps.
     hasher: RandomState,
@@ -449,13 +453,13 @@ impl FlowTable {
     /// Ends active records idle for `flow_timeout` and removes terminal
     /// records older than `closed_retention` (already reported: no change).
     pub fn expire(&mut self, now: UnixNanos) {
-        while let Some(&(last_seen, id, pair)) = self.active.first() {
+        while let Some(&(last_seen, id, hash)) = self.active.first() {
             let idle_at = last_seen.saturating_add(self.flow_timeout_ns);
             if idle_at > now {
                 break;
             }
             self.active.pop_first();
-            let Some(entry) = self.entry_mut(&pair) else {
+            let Some(entry) = self.indexed_mut(id, hash) else {
                 continue;
             };
             let record = &mut entry.record;
@@ -472,7 +476,7 @@ impl FlowTable {
             record.updated_at = now;
             entry.idle_ended = true;
             let snapshot = record.clone();
-            self.terminal.insert((idle_at, id, pair));
+            self.terminal.insert((idle_at, id, hash));
             self.closed_total += 1;
             self.push_change(
                 FlowChangeKind::Closed,
@@ -482,12 +486,12 @@ impl FlowTable {
             );
         }
 
-        while let Some(&(ended_at, _, pair)) = self.terminal.first() {
+        while let Some(&(ended_at, id, hash)) = self.terminal.first() {
             if ended_at.saturating_add(self.retention_ns) > now {
                 break;
             }
             self.terminal.pop_first();
-            self.remove_entry(&pair);
+            self.remove_indexed(id, hash);
             self.pruned_total += 1;
         }
 
@@ -630,10 +634,11 @@ impl FlowTable {
         self.next_id += 1;
         self.opened_total += 1;
         let slot = Slot::of(&entry.record);
+        let hash = self.hasher.hash_one(pair);
         self.index_for(slot)
-            .insert((slot.time, entry.record.id, pair));
+            .insert((slot.time, entry.record.id, hash));
         let snapshot = entry.record.clone();
-        self.insert_entry(Box::new(entry));
+        self.insert_entry(hash, Box::new(entry));
         let terminal = snapshot.status.is_terminal();
         if terminal {
             self.closed_total += 1;
@@ -653,13 +658,13 @@ impl FlowTable {
     /// Frees one place: the terminal record that ended earliest, else the
     /// least recently seen active record. Returns false on an empty table.
     fn remove_one(&mut self) -> bool {
-        if let Some((_, _, pair)) = self.terminal.pop_first() {
-            self.remove_entry(&pair);
+        if let Some((_, id, hash)) = self.terminal.pop_first() {
+            self.remove_indexed(id, hash);
             self.pruned_total += 1;
             return true;
         }
-        if let Some((_, _, pair)) = self.active.pop_first() {
-            if let Some(entry) = self.remove_entry(&pair) {
+        if let Some((_, id, hash)) = self.active.pop_first() {
+            if let Some(entry) = self.remove_indexed(id, hash) {
                 self.evicted_total += 1;
                 self.push_change(
                     FlowChangeKind::Evicted,
@@ -677,8 +682,9 @@ impl FlowTable {
     fn remove_terminal(&mut self, pair: PairKey) {
         if let Some(entry) = self.remove_entry(&pair) {
             let slot = Slot::of(&entry.record);
+            let hash = self.hasher.hash_one(pair);
             self.index_for(slot)
-                .remove(&(slot.time, entry.record.id, pair));
+                .remove(&(slot.time, entry.record.id, hash));
             self.pruned_total += 1;
         }
     }
@@ -695,13 +701,25 @@ impl FlowTable {
             .map(|entry| &mut **entry)
     }
 
-    /// Inserts an entry whose pair is not in the table yet.
-    fn insert_entry(&mut self, entry: Box<Entry>) {
+    /// Inserts an entry whose pair (of hash `hash`) is not in the table yet.
+    fn insert_entry(&mut self, hash: u64, entry: Box<Entry>) {
         let hasher = &self.hasher;
         self.entries
-            .insert_unique(hasher.hash_one(entry.pair()), entry, |entry| {
-                hasher.hash_one(entry.pair())
-            });
+            .insert_unique(hash, entry, |entry| hasher.hash_one(entry.pair()));
+    }
+
+    /// The entry of an index entry's record.
+    fn indexed_mut(&mut self, id: u64, hash: u64) -> Option<&mut Entry> {
+        self.entries
+            .find_mut(hash, |entry| entry.record.id == id)
+            .map(|entry| &mut **entry)
+    }
+
+    fn remove_indexed(&mut self, id: u64, hash: u64) -> Option<Box<Entry>> {
+        self.entries
+            .find_entry(hash, |entry| entry.record.id == id)
+            .ok()
+            .map(|found| found.remove().0)
     }
 
     fn remove_entry(&mut self, pair: &PairKey) -> Option<Box<Entry>> {
@@ -716,9 +734,10 @@ impl FlowTable {
         if after == before {
             return;
         }
+        let hash = self.hasher.hash_one(pair);
         self.index_for(before)
-            .remove(&(before.time, record.id, pair));
-        self.index_for(after).insert((after.time, record.id, pair));
+            .remove(&(before.time, record.id, hash));
+        self.index_for(after).insert((after.time, record.id, hash));
     }
 
     fn index_for(&mut self, slot: Slot) -> &mut BTreeSet<IndexEntry> {
