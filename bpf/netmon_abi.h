@@ -266,7 +266,8 @@ enum netmon_loss_stat {
 #define NETMON_PAYLOAD_SAMPLES_PER_DIRECTION 4
 #define NETMON_PAYLOAD_RINGBUF_BYTES (4 << 20)
 /* Capacity of the LRU map of directions user space has classified; the
- * agent sets it like the flow maps. An evicted entry only means that
+ * agent sets it like the flow maps when first-payload capture is on, to 1
+ * when it is off (nothing reads it then). An evicted entry only means that
  * direction is sampled again. */
 #define NETMON_DEFAULT_PAYLOAD_DONE_ENTRIES 65536
 

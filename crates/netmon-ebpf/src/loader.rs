@@ -91,14 +91,20 @@ impl NetmonEbpf {
         let mut loader = EbpfLoader::new();
         // The RTT maps hold one entry per socket, as the flow maps hold one
         // per direction of a connection: the same bound fits both.
-        // The done map holds one entry per flow direction, like a flow map.
-        for name in names::FLOW_MAPS
-            .into_iter()
-            .chain(names::RTT_MAPS)
-            .chain([names::PAYLOAD_DONE_MAP])
-        {
+        for name in names::FLOW_MAPS.into_iter().chain(names::RTT_MAPS) {
             loader.map_max_entries(name, options.flow_map_entries);
         }
+        // The done map holds one entry per flow direction, like a flow map,
+        // but only first-payload capture reads or writes it (the programs
+        // and `mark_payload_done`); without it, one entry. An LRU map
+        // allocates all its entries up front: 113 B per flow map entry
+        // (1M entries: 113 MB of kernel memory) for nothing.
+        let done_entries = if options.payload_flags & netmon_common::payload_flags::FIRST != 0 {
+            options.flow_map_entries
+        } else {
+            1
+        };
+        loader.map_max_entries(names::PAYLOAD_DONE_MAP, done_entries);
         let mut ebpf = loader.load(crate::NETMON_BPF_OBJECT)?;
 
         for name in [names::TC_INGRESS_PROG, names::TC_EGRESS_PROG] {

@@ -65,7 +65,7 @@ impl AppView {
             dst_dns_name,
             ..AppView::default()
         };
-        if let Some(app) = &record.app {
+        if let Some(app) = &record.app() {
             view.app_protocol = app.protocol;
             view.http_method = app.fields.http_method.clone();
             view.http_status = app.fields.http_status;

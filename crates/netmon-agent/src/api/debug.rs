@@ -104,7 +104,7 @@ impl DebugFlow {
                 updated_at_ns: record.updated_at,
                 ended_at_ns: record.ended_at,
                 connect_latency_ns: record.connect_latency_ns,
-                rtt: record.rtt.map(|rtt| RttInternals {
+                rtt: record.rtt().map(|rtt| RttInternals {
                     socket: rtt.socket,
                     min_us: rtt.min_us,
                     max_us: rtt.max_us,
@@ -112,7 +112,7 @@ impl DebugFlow {
                     sum_us: rtt.sum_us,
                     samples: rtt.samples,
                 }),
-                nat: record.nat.map(|nat| NatInternals {
+                nat: record.nat().map(|nat| NatInternals {
                     original: tuple(&nat.original),
                     reply: tuple(&nat.reply),
                 }),

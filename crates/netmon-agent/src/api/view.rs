@@ -154,19 +154,19 @@ impl FlowView {
             last_seen_ns: record.last_seen,
             ended_at: record.ended_at.map(rfc3339),
             connect_latency_us: record.connect_latency_ns.map(|ns| ns / 1_000),
-            rtt_min_us: record.rtt.map(|r| u64::from(r.min_us)),
-            rtt_max_us: record.rtt.map(|r| u64::from(r.max_us)),
-            rtt_last_us: record.rtt.map(|r| u64::from(r.last_us)),
-            rtt_mean_us: record.rtt.map(|r| r.mean_us()),
-            rtt_samples: record.rtt.map(|r| r.samples),
-            rtt_socket: record.rtt.map(|r| r.socket),
+            rtt_min_us: record.rtt().map(|r| u64::from(r.min_us)),
+            rtt_max_us: record.rtt().map(|r| u64::from(r.max_us)),
+            rtt_last_us: record.rtt().map(|r| u64::from(r.last_us)),
+            rtt_mean_us: record.rtt().map(|r| r.mean_us()),
+            rtt_samples: record.rtt().map(|r| r.samples),
+            rtt_socket: record.rtt().map(|r| r.socket),
             icmp_type: record.icmp.map(|(icmp_type, _)| icmp_type),
             icmp_code: record.icmp.map(|(_, code)| code),
             sampling_rate: 1,
             translated: TranslatedEnds::of(record),
-            retransmits: record.retransmits,
-            drops: record.drops,
-            drop_reasons: record.drop_reasons.clone(),
+            retransmits: record.retransmits(),
+            drops: record.drops(),
+            drop_reasons: record.drop_reasons().clone(),
             names: FlowNames::of(identity),
             app: AppView::of(record, None),
         }
@@ -193,7 +193,7 @@ mod tests {
     use std::net::{Ipv4Addr, Ipv6Addr};
 
     use super::*;
-    use crate::flow::{ConnectionKey, Counters, Endpoint, Protocol};
+    use crate::flow::{ConnectionKey, Counters, Endpoint, FlowExtras, Protocol};
 
     fn unnamed() -> FlowIdentity {
         FlowIdentity::default()
@@ -230,13 +230,13 @@ mod tests {
             ended_at: Some(1_700_000_001_000_000_001),
             ifindex: 2,
             icmp: None,
-            rtt: None,
             updated_at: 1_700_000_001_000_000_001,
-            nat: None,
-            retransmits: 3,
-            drops: 2,
-            drop_reasons: [(Arc::from("NETFILTER_DROP"), 2)].into(),
-            app: None,
+            extras: Some(Box::new(FlowExtras {
+                retransmits: 3,
+                drops: 2,
+                drop_reasons: [(Arc::from("NETFILTER_DROP"), 2)].into(),
+                ..FlowExtras::default()
+            })),
         }
     }
 
@@ -343,7 +343,7 @@ mod tests {
         use crate::flow::{AppInfo, DnsTransaction};
         use crate::l7::{AppFields, AppProtocol};
         let mut record = tcp_record();
-        record.app = Some(Box::new(AppInfo {
+        record.extras_mut().app = Some(Box::new(AppInfo {
             protocol: Some(AppProtocol::Http),
             fields: AppFields {
                 http_method: Some("GET".into()),
@@ -371,8 +371,17 @@ mod tests {
         );
         assert_eq!(json["dns_transactions"], 2);
         assert_eq!(json["dst_dns_name"], "svc.netmon.test");
-        record.app.as_mut().unwrap().dns.as_mut().unwrap().rcode = None;
         record
+            .extras_mut()
+            .app
+            .as_mut()
+            .unwrap()
+            .dns
+            .as_mut()
+            .unwrap()
+            .rcode = None;
+        record
+            .extras_mut()
             .app
             .as_mut()
             .unwrap()
@@ -444,7 +453,7 @@ mod tests {
             dst: record.key.responder,
             protocol: Protocol::Tcp,
         };
-        record.nat = NatBinding::translated(
+        record.extras_mut().nat = NatBinding::translated(
             original,
             DirectionalKey {
                 src: backend,
@@ -468,7 +477,7 @@ mod tests {
             ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
             port: 61000,
         };
-        record.nat = NatBinding::translated(
+        record.extras_mut().nat = NatBinding::translated(
             original,
             DirectionalKey {
                 src: record.key.responder,
@@ -491,7 +500,7 @@ mod tests {
     #[test]
     fn rtt_figures_come_from_the_record_with_a_truncated_mean() {
         let mut record = tcp_record();
-        record.rtt = Some(crate::flow::RttStats {
+        record.extras_mut().rtt = Some(crate::flow::RttStats {
             socket: RttSocket::Initiator,
             min_us: 90,
             max_us: 250,

@@ -294,7 +294,7 @@ mod tests {
             protocol: Protocol::Tcp,
         };
         flow.id = 2;
-        flow.nat = NatBinding::translated(original, reply);
+        flow.set_nat(NatBinding::translated(original, reply));
         let named = seen(&flow);
         assert_eq!(named.src.pod.as_deref(), Some("client"));
         assert_eq!(named.dst.pod.as_deref(), Some("backend"));

@@ -24,6 +24,34 @@ pub struct Counters {
     pub packets: u64,
 }
 
+/// What only some connections carry, kept out of [`FlowRecord`] behind one
+/// box: a record's size is the flow table's memory (1M flows: the table
+/// holds one record per flow, and a drain's change list one copy per flow
+/// it touched), and a plain flow (no TCP socket on this node, no NAT, no
+/// loss, no payload classified) has none of these. A record is 168 bytes
+/// instead of 320 (its table entry a 192-byte allocation instead of 336).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FlowExtras {
+    /// Smoothed RTT readings of one of the connection's sockets on this
+    /// node (TCP only; `None` until a reading arrives).
+    pub rtt: Option<RttStats>,
+    /// How conntrack translated the connection (DNAT, SNAT), when it did:
+    /// the key is then the original tuple, as the initiator addressed it.
+    pub nat: Option<NatBinding>,
+    /// TCP segments retransmitted, both directions.
+    pub retransmits: u64,
+    /// Packets the kernel dropped, both directions.
+    pub drops: u64,
+    /// `drops` by the kernel's reason.
+    pub drop_reasons: BTreeMap<Arc<str>, u64>,
+    /// Application protocol and DNS, from payload samples (boxed again:
+    /// records with an RTT or NAT are common, with payload findings less).
+    pub app: Option<Box<AppInfo>>,
+}
+
+/// What [`FlowRecord::drop_reasons`] lends for a record without extras.
+static NO_DROP_REASONS: BTreeMap<Arc<str>, u64> = BTreeMap::new();
+
 /// One connection, both directions. `tx` is initiator → responder, `rx` is
 /// responder → initiator.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,23 +76,12 @@ pub struct FlowRecord {
     pub ifindex: u32,
     /// Last ICMP type/code seen, for ICMP flows.
     pub icmp: Option<(u8, u8)>,
-    /// Smoothed RTT readings of one of the connection's sockets on this
-    /// node (TCP only; `None` until a reading arrives).
-    pub rtt: Option<RttStats>,
     /// `now` of the last table operation that changed this record.
     pub updated_at: UnixNanos,
-    /// How conntrack translated the connection (DNAT, SNAT), when it did:
-    /// the key is then the original tuple, as the initiator addressed it.
-    pub nat: Option<NatBinding>,
-    /// TCP segments retransmitted, both directions.
-    pub retransmits: u64,
-    /// Packets the kernel dropped, both directions.
-    pub drops: u64,
-    /// `drops` by the kernel's reason.
-    pub drop_reasons: BTreeMap<Arc<str>, u64>,
-    /// Application protocol and DNS, from payload samples (boxed: most
-    /// records have none, and a record's size is the table's memory).
-    pub app: Option<Box<AppInfo>>,
+    /// RTT, NAT, loss and payload findings: `None` while the connection
+    /// has none of them (see [`FlowExtras`]). Read them with the accessors
+    /// ([`rtt`](Self::rtt), [`nat`](Self::nat), ...).
+    pub extras: Option<Box<FlowExtras>>,
 }
 
 impl FlowRecord {
@@ -91,13 +108,74 @@ impl FlowRecord {
             ended_at: None,
             ifindex,
             icmp: None,
-            rtt: None,
             updated_at: now,
-            nat: None,
-            retransmits: 0,
-            drops: 0,
-            drop_reasons: BTreeMap::new(),
-            app: None,
+            extras: None,
+        }
+    }
+
+    /// Smoothed RTT of one of the connection's sockets (see [`FlowExtras`]).
+    pub fn rtt(&self) -> Option<RttStats> {
+        self.extras.as_ref().and_then(|e| e.rtt)
+    }
+
+    /// How conntrack translated the connection, when it did.
+    pub fn nat(&self) -> Option<NatBinding> {
+        self.extras.as_ref().and_then(|e| e.nat)
+    }
+
+    /// TCP segments retransmitted, both directions.
+    pub fn retransmits(&self) -> u64 {
+        self.extras.as_ref().map_or(0, |e| e.retransmits)
+    }
+
+    /// Packets the kernel dropped, both directions.
+    pub fn drops(&self) -> u64 {
+        self.extras.as_ref().map_or(0, |e| e.drops)
+    }
+
+    /// [`drops`](Self::drops) by the kernel's reason.
+    pub fn drop_reasons(&self) -> &BTreeMap<Arc<str>, u64> {
+        self.extras
+            .as_ref()
+            .map_or(&NO_DROP_REASONS, |e| &e.drop_reasons)
+    }
+
+    /// Application protocol and DNS, from payload samples.
+    pub fn app(&self) -> Option<&AppInfo> {
+        self.extras.as_ref().and_then(|e| e.app.as_deref())
+    }
+
+    /// The extras, created empty on first use: only call it to set one.
+    pub fn extras_mut(&mut self) -> &mut FlowExtras {
+        self.extras.get_or_insert_with(Box::default)
+    }
+
+    /// Sets the RTT. Setting `None` allocates nothing, and frees the extras
+    /// when nothing else is left in them.
+    pub fn set_rtt(&mut self, rtt: Option<RttStats>) {
+        if rtt.is_some() || self.extras.is_some() {
+            self.extras_mut().rtt = rtt;
+            self.drop_empty_extras();
+        }
+    }
+
+    /// Sets the NAT binding, like [`set_rtt`](Self::set_rtt).
+    pub fn set_nat(&mut self, nat: Option<NatBinding>) {
+        if nat.is_some() || self.extras.is_some() {
+            self.extras_mut().nat = nat;
+            self.drop_empty_extras();
+        }
+    }
+
+    /// Keeps `extras` `None` when they hold nothing: a record's extras are
+    /// then the same whatever was set and unset, and records compare equal.
+    fn drop_empty_extras(&mut self) {
+        if self
+            .extras
+            .as_deref()
+            .is_some_and(|e| *e == FlowExtras::default())
+        {
+            self.extras = None;
         }
     }
 
@@ -107,14 +185,14 @@ impl FlowRecord {
 
     /// The initiator's address as the responder saw it, when SNAT changed it.
     pub fn translated_initiator(&self) -> Option<Endpoint> {
-        self.nat
+        self.nat()
             .and_then(|nat| nat.translated_end(self.key.initiator))
     }
 
     /// The responder that answered, when DNAT sent the connection elsewhere
     /// than the address the initiator used.
     pub fn translated_responder(&self) -> Option<Endpoint> {
-        self.nat
+        self.nat()
             .and_then(|nat| nat.translated_end(self.key.responder))
     }
 
@@ -122,7 +200,7 @@ impl FlowRecord {
     /// responder DNAT chose rather than the Service address. What names and
     /// locality are decided from.
     pub fn real_ends(&self) -> (Endpoint, Endpoint) {
-        match self.nat {
+        match self.nat() {
             Some(nat) => (nat.real(self.key.initiator), nat.real(self.key.responder)),
             None => (self.key.initiator, self.key.responder),
         }
@@ -152,4 +230,24 @@ pub struct FlowChange {
     pub added_rx: Counters,
     /// Snapshot of the record after the change.
     pub record: FlowRecord,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The flow table keeps one record per flow (boxed, with the table's
+    /// two flags) and a drain one copy per changed flow: a field added
+    /// here costs a million times its size at a million flows. Rarely set
+    /// fields go in `FlowExtras`.
+    #[test]
+    fn a_record_without_extras_stays_small() {
+        eprintln!(
+            "FlowRecord {} B, FlowExtras {} B, FlowChange {} B",
+            std::mem::size_of::<FlowRecord>(),
+            std::mem::size_of::<FlowExtras>(),
+            std::mem::size_of::<FlowChange>()
+        );
+        assert!(std::mem::size_of::<FlowRecord>() <= 168);
+    }
 }

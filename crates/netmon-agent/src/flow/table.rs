@@ -80,7 +80,10 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
+use std::hash::{BuildHasher, RandomState};
 use std::time::Duration;
+
+use hashbrown::HashTable;
 
 use super::model::{
     tcp_flags, DirectionalKey, Endpoint, FlowDelta, FlowStatus, Protocol, TcpEvent, TcpEventKind,
@@ -153,10 +156,14 @@ impl PairKey {
     }
 }
 
-/// Position of a record in the ordered indexes: `(time, id, pair)`, where
+/// Position of a record in the ordered indexes: `(time, id, hash)`, where
 /// time is `last_seen` for active records and `ended_at` for terminal ones.
-/// The id makes entries unique and breaks ties oldest first.
-type IndexEntry = (UnixNanos, u64, PairKey);
+/// The id makes entries unique and breaks ties oldest first; `hash` is the
+/// hash of the record's pair, which finds it in `entries` (by id) without
+/// a copy of the pair: 24-byte index entries instead of 64, in B-tree
+/// nodes that inserts in time order leave about half full (1M flows: agent
+/// RSS 424 -> 382 MB, BENCHMARKS.md, 2026-12-06).
+type IndexEntry = (UnixNanos, u64, u64);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Slot {
@@ -192,6 +199,15 @@ struct Entry {
     idle_ended: bool,
 }
 
+impl Entry {
+    /// The key the table finds this entry by: the record's key never
+    /// changes once it is in the table (a new generation is a new entry).
+    fn pair(&self) -> PairKey {
+        let key = &self.record.key;
+        PairKey::new(key.protocol, key.initiator, key.responder)
+    }
+}
+
 /// What absorbing one batch did to an existing record.
 struct Absorbed {
     before: Slot,
@@ -208,10 +224,14 @@ pub struct FlowTable {
     flow_timeout_ns: u64,
     retention_ns: u64,
     /// Boxed: a hash table keeps ~1.1-2.3 slots per record (it doubles
-    /// when 7/8 full), and a slot of a 56-byte pointer pair instead of a
-    /// 376-byte record halves the table's memory at a million flows and
-    /// makes its growth copy 56-byte slots (BENCHMARKS.md, 2026-12-06).
-    entries: HashMap<PairKey, Box<Entry>>,
+    /// when 7/8 full), and growing copies slots. Only the box is stored,
+    /// found by the key its record derives ([`Entry::pair`]): a slot is an
+    /// 8-byte pointer instead of a 56-byte key and pointer, 2M slots of
+    /// 9 bytes (with hashbrown's control byte) instead of 57 at a million
+    /// flows (BENCHMARKS.md, 2026-12-06).
+    entries: HashTable<Box<Entry>>,
+    /// Hashes the entries' [`PairKey`]s, randomly seeded like std's maps.
+    hasher: RandomState,
     active: BTreeSet<IndexEntry>,
     terminal: BTreeSet<IndexEntry>,
     changes: Vec<FlowChange>,
@@ -229,7 +249,8 @@ impl FlowTable {
             max_flows: 1,
             flow_timeout_ns: 0,
             retention_ns: 0,
-            entries: HashMap::new(),
+            entries: HashTable::new(),
+            hasher: RandomState::new(),
             active: BTreeSet::new(),
             terminal: BTreeSet::new(),
             changes: Vec::new(),
@@ -356,8 +377,7 @@ impl FlowTable {
         };
         let pair = PairKey::new(Protocol::Tcp, event.local, event.remote);
         match self
-            .entries
-            .get(&pair)
+            .entry(&pair)
             .map(|entry| is_later_connection(entry, event))
         {
             Some(false) => {
@@ -383,7 +403,7 @@ impl FlowTable {
             established: false,
             idle_ended: false,
         };
-        entry.record.nat = binding;
+        entry.record.set_nat(binding);
         apply_event(&mut entry, event);
         self.insert_new(pair, entry, Counters::default(), Counters::default());
     }
@@ -395,7 +415,7 @@ impl FlowTable {
         let mut changed: Vec<(u64, PairKey)> = Vec::new();
         for reading in readings {
             let pair = PairKey::new(Protocol::Tcp, reading.local, reading.remote);
-            let Some(entry) = self.entries.get_mut(&pair) else {
+            let Some(entry) = self.entry_mut(&pair) else {
                 unmatched += 1;
                 continue;
             };
@@ -405,9 +425,10 @@ impl FlowTable {
             } else {
                 RttSocket::Responder
             };
-            let merged = merge_rtt(record.rtt, socket, reading);
-            if merged != record.rtt {
-                record.rtt = merged;
+            let current = record.rtt();
+            let merged = merge_rtt(current, socket, reading);
+            if merged != current {
+                record.set_rtt(merged);
                 record.updated_at = now;
                 changed.push((record.id, pair));
             }
@@ -416,7 +437,7 @@ impl FlowTable {
         changed.sort_unstable();
         changed.dedup();
         for (_, pair) in changed {
-            if let Some(entry) = self.entries.get(&pair) {
+            if let Some(entry) = self.entry(&pair) {
                 let snapshot = entry.record.clone();
                 self.push_change(
                     FlowChangeKind::Updated,
@@ -432,13 +453,13 @@ impl FlowTable {
     /// Ends active records idle for `flow_timeout` and removes terminal
     /// records older than `closed_retention` (already reported: no change).
     pub fn expire(&mut self, now: UnixNanos) {
-        while let Some(&(last_seen, id, pair)) = self.active.first() {
+        while let Some(&(last_seen, id, hash)) = self.active.first() {
             let idle_at = last_seen.saturating_add(self.flow_timeout_ns);
             if idle_at > now {
                 break;
             }
             self.active.pop_first();
-            let Some(entry) = self.entries.get_mut(&pair) else {
+            let Some(entry) = self.indexed_mut(id, hash) else {
                 continue;
             };
             let record = &mut entry.record;
@@ -455,7 +476,7 @@ impl FlowTable {
             record.updated_at = now;
             entry.idle_ended = true;
             let snapshot = record.clone();
-            self.terminal.insert((idle_at, id, pair));
+            self.terminal.insert((idle_at, id, hash));
             self.closed_total += 1;
             self.push_change(
                 FlowChangeKind::Closed,
@@ -465,12 +486,12 @@ impl FlowTable {
             );
         }
 
-        while let Some(&(ended_at, _, pair)) = self.terminal.first() {
+        while let Some(&(ended_at, id, hash)) = self.terminal.first() {
             if ended_at.saturating_add(self.retention_ns) > now {
                 break;
             }
             self.terminal.pop_first();
-            self.entries.remove(&pair);
+            self.remove_indexed(id, hash);
             self.pruned_total += 1;
         }
 
@@ -484,21 +505,19 @@ impl FlowTable {
 
     /// Current and recently ended connections, in no particular order.
     pub fn records(&self) -> impl Iterator<Item = &FlowRecord> {
-        self.entries.values().map(|entry| &entry.record)
+        self.entries.iter().map(|entry| &entry.record)
     }
 
     /// The record with exactly this key (orientation included).
     pub fn get(&self, key: &ConnectionKey) -> Option<&FlowRecord> {
-        self.entries
-            .get(&PairKey::new(key.protocol, key.initiator, key.responder))
+        self.entry(&PairKey::new(key.protocol, key.initiator, key.responder))
             .map(|entry| &entry.record)
             .filter(|record| record.key == *key)
     }
 
     /// The record of the connection between `a` and `b`, whichever initiated.
     pub fn find(&self, protocol: Protocol, a: Endpoint, b: Endpoint) -> Option<&FlowRecord> {
-        self.entries
-            .get(&PairKey::new(protocol, a, b))
+        self.entry(&PairKey::new(protocol, a, b))
             .map(|entry| &entry.record)
     }
 
@@ -532,10 +551,10 @@ impl FlowTable {
         now: UnixNanos,
     ) {
         let mut keep_initiator = None;
-        if let Some(entry) = self.entries.get_mut(&pair) {
+        if let Some(entry) = self.entry_mut(&pair) {
             if !starts_new_generation(entry, batch) {
                 if binding.is_some() {
-                    entry.record.nat = binding.copied();
+                    entry.record.set_nat(binding.copied());
                 }
                 let absorbed = absorb_batch(entry, batch, now);
                 let snapshot = entry.record.clone();
@@ -569,7 +588,7 @@ impl FlowTable {
             established: false,
             idle_ended: false,
         };
-        entry.record.nat = binding.copied();
+        entry.record.set_nat(binding.copied());
         let absorbed = absorb_batch(&mut entry, batch, now);
         self.insert_new(pair, entry, absorbed.added_tx, absorbed.added_rx);
     }
@@ -582,13 +601,13 @@ impl FlowTable {
         binding: Option<NatBinding>,
         now: UnixNanos,
     ) {
-        let Some(entry) = self.entries.get_mut(&pair) else {
+        let Some(entry) = self.entry_mut(&pair) else {
             return;
         };
         let before = Slot::of(&entry.record);
         let mut outcome = apply_event(entry, event);
-        if binding.is_some() && entry.record.nat != binding {
-            entry.record.nat = binding;
+        if binding.is_some() && entry.record.nat() != binding {
+            entry.record.set_nat(binding);
             outcome.changed = true;
         }
         if !outcome.changed && !outcome.became_terminal {
@@ -615,10 +634,11 @@ impl FlowTable {
         self.next_id += 1;
         self.opened_total += 1;
         let slot = Slot::of(&entry.record);
+        let hash = self.hasher.hash_one(pair);
         self.index_for(slot)
-            .insert((slot.time, entry.record.id, pair));
+            .insert((slot.time, entry.record.id, hash));
         let snapshot = entry.record.clone();
-        self.entries.insert(pair, Box::new(entry));
+        self.insert_entry(hash, Box::new(entry));
         let terminal = snapshot.status.is_terminal();
         if terminal {
             self.closed_total += 1;
@@ -638,13 +658,13 @@ impl FlowTable {
     /// Frees one place: the terminal record that ended earliest, else the
     /// least recently seen active record. Returns false on an empty table.
     fn remove_one(&mut self) -> bool {
-        if let Some((_, _, pair)) = self.terminal.pop_first() {
-            self.entries.remove(&pair);
+        if let Some((_, id, hash)) = self.terminal.pop_first() {
+            self.remove_indexed(id, hash);
             self.pruned_total += 1;
             return true;
         }
-        if let Some((_, _, pair)) = self.active.pop_first() {
-            if let Some(entry) = self.entries.remove(&pair) {
+        if let Some((_, id, hash)) = self.active.pop_first() {
+            if let Some(entry) = self.remove_indexed(id, hash) {
                 self.evicted_total += 1;
                 self.push_change(
                     FlowChangeKind::Evicted,
@@ -660,12 +680,53 @@ impl FlowTable {
 
     /// Removes a terminal record that a new connection replaces.
     fn remove_terminal(&mut self, pair: PairKey) {
-        if let Some(entry) = self.entries.remove(&pair) {
+        if let Some(entry) = self.remove_entry(&pair) {
             let slot = Slot::of(&entry.record);
+            let hash = self.hasher.hash_one(pair);
             self.index_for(slot)
-                .remove(&(slot.time, entry.record.id, pair));
+                .remove(&(slot.time, entry.record.id, hash));
             self.pruned_total += 1;
         }
+    }
+
+    fn entry(&self, pair: &PairKey) -> Option<&Entry> {
+        self.entries
+            .find(self.hasher.hash_one(pair), |entry| entry.pair() == *pair)
+            .map(|entry| &**entry)
+    }
+
+    fn entry_mut(&mut self, pair: &PairKey) -> Option<&mut Entry> {
+        self.entries
+            .find_mut(self.hasher.hash_one(pair), |entry| entry.pair() == *pair)
+            .map(|entry| &mut **entry)
+    }
+
+    /// Inserts an entry whose pair (of hash `hash`) is not in the table yet.
+    fn insert_entry(&mut self, hash: u64, entry: Box<Entry>) {
+        let hasher = &self.hasher;
+        self.entries
+            .insert_unique(hash, entry, |entry| hasher.hash_one(entry.pair()));
+    }
+
+    /// The entry of an index entry's record.
+    fn indexed_mut(&mut self, id: u64, hash: u64) -> Option<&mut Entry> {
+        self.entries
+            .find_mut(hash, |entry| entry.record.id == id)
+            .map(|entry| &mut **entry)
+    }
+
+    fn remove_indexed(&mut self, id: u64, hash: u64) -> Option<Box<Entry>> {
+        self.entries
+            .find_entry(hash, |entry| entry.record.id == id)
+            .ok()
+            .map(|found| found.remove().0)
+    }
+
+    fn remove_entry(&mut self, pair: &PairKey) -> Option<Box<Entry>> {
+        self.entries
+            .find_entry(self.hasher.hash_one(pair), |entry| entry.pair() == *pair)
+            .ok()
+            .map(|found| found.remove().0)
     }
 
     fn reindex(&mut self, pair: PairKey, record: &FlowRecord, before: Slot) {
@@ -673,9 +734,10 @@ impl FlowTable {
         if after == before {
             return;
         }
+        let hash = self.hasher.hash_one(pair);
         self.index_for(before)
-            .remove(&(before.time, record.id, pair));
-        self.index_for(after).insert((after.time, record.id, pair));
+            .remove(&(before.time, record.id, hash));
+        self.index_for(after).insert((after.time, record.id, hash));
     }
 
     fn index_for(&mut self, slot: Slot) -> &mut BTreeSet<IndexEntry> {
@@ -690,7 +752,9 @@ impl FlowTable {
     /// order: what loss and payload findings report.
     fn push_updated(&mut self, pairs: Vec<PairKey>) {
         for pair in pairs {
-            let snapshot = self.entries[&pair].record.clone();
+            let Some(snapshot) = self.entry(&pair).map(|entry| entry.record.clone()) else {
+                continue;
+            };
             self.push_change(
                 FlowChangeKind::Updated,
                 Counters::default(),

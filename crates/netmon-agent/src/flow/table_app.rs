@@ -36,12 +36,15 @@ impl FlowTable {
                 .attribute(&observation.key)
                 .map_or(observation.key, |(key, _)| key);
             let pair = PairKey::new(key.protocol, key.src, key.dst);
-            let Some(entry) = self.entries.get_mut(&pair) else {
+            let Some(entry) = self.entry_mut(&pair) else {
                 missed.push(observation);
                 continue;
             };
             let record = &mut entry.record;
-            let app = record.app.get_or_insert_with(Box::<AppInfo>::default);
+            let app = record
+                .extras_mut()
+                .app
+                .get_or_insert_with(Box::<AppInfo>::default);
             if app.merge(&observation.update) {
                 record.updated_at = now;
                 if seen.insert(pair) {

@@ -79,7 +79,7 @@ fn findings_of_both_directions_merge_into_the_one_record_with_one_change() {
     assert_eq!(changes.len(), 1);
     assert_eq!(changes[0].kind, FlowChangeKind::Updated);
     assert_eq!(changes[0].added_tx, Counters::default());
-    let app = changes[0].record.app.as_deref().unwrap();
+    let app = changes[0].record.app().unwrap();
     assert_eq!(app.protocol, Some(AppProtocol::Http));
     assert_eq!(app.fields.http_method.as_deref(), Some("GET"));
     assert_eq!(app.fields.http_status, Some(200));
@@ -116,7 +116,7 @@ fn dns_transactions_count_and_the_latest_is_kept() {
         2_000,
     );
     let record = table.records().next().unwrap();
-    let app = record.app.as_deref().unwrap();
+    let app = record.app().unwrap();
     assert_eq!(app.dns_transactions, 2);
     assert_eq!(app.dns.as_ref().unwrap().name, "b.test");
 }
@@ -146,8 +146,5 @@ fn a_finding_that_changes_nothing_reports_no_change_and_grpc_is_not_downgraded()
     );
     assert!(table.take_changes().is_empty());
     let record = table.records().next().unwrap();
-    assert_eq!(
-        record.app.as_deref().unwrap().protocol,
-        Some(AppProtocol::Grpc)
-    );
+    assert_eq!(record.app().unwrap().protocol, Some(AppProtocol::Grpc));
 }

@@ -40,7 +40,7 @@ impl FlowTable {
         let mut seen: HashSet<PairKey> = HashSet::new();
         for delta in deltas {
             let pair = PairKey::new(delta.key.protocol, delta.key.src, delta.key.dst);
-            let Some(entry) = self.entries.get_mut(&pair) else {
+            let Some(entry) = self.entry_mut(&pair) else {
                 match delta.kind {
                     LossKind::Retransmits => unattributed.retransmits += delta.count,
                     LossKind::Drops { .. } => unattributed.drops += delta.count,
@@ -48,13 +48,14 @@ impl FlowTable {
                 continue;
             };
             let record = &mut entry.record;
+            let extras = record.extras_mut();
             match &delta.kind {
                 LossKind::Retransmits => {
-                    record.retransmits = record.retransmits.saturating_add(delta.count);
+                    extras.retransmits = extras.retransmits.saturating_add(delta.count);
                 }
                 LossKind::Drops { reason } => {
-                    record.drops = record.drops.saturating_add(delta.count);
-                    let by_reason = record.drop_reasons.entry(reason.clone()).or_default();
+                    extras.drops = extras.drops.saturating_add(delta.count);
+                    let by_reason = extras.drop_reasons.entry(reason.clone()).or_default();
                     *by_reason = by_reason.saturating_add(delta.count);
                 }
             }

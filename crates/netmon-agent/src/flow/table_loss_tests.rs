@@ -109,8 +109,8 @@ fn retransmits_of_both_directions_count_on_the_one_connection() {
     );
     assert_eq!(unattributed, UnattributedLoss::default());
     let record = table.get(&connection()).unwrap();
-    assert_eq!(record.retransmits, 5);
-    assert_eq!((record.drops, record.drop_reasons.len()), (0, 0));
+    assert_eq!(record.retransmits(), 5);
+    assert_eq!((record.drops(), record.drop_reasons().len()), (0, 0));
 }
 
 #[test]
@@ -125,9 +125,9 @@ fn drops_are_summed_and_kept_by_reason() {
     );
     table.apply_loss(&[drops(client(), server(), "NETFILTER_DROP", 2)], 6 * MS);
     let record = table.get(&connection()).unwrap();
-    assert_eq!(record.drops, 7);
+    assert_eq!(record.drops(), 7);
     let reasons: Vec<(&str, u64)> = record
-        .drop_reasons
+        .drop_reasons()
         .iter()
         .map(|(reason, n)| (&**reason, *n))
         .collect();
@@ -149,7 +149,7 @@ fn each_touched_connection_reports_one_update_without_packets() {
     let change = &changes[0];
     assert_eq!(change.kind, FlowChangeKind::Updated);
     assert_eq!((change.added_tx.packets, change.added_rx.packets), (0, 0));
-    assert_eq!((change.record.retransmits, change.record.drops), (1, 1));
+    assert_eq!((change.record.retransmits(), change.record.drops()), (1, 1));
     assert_eq!(change.record.updated_at, 5 * MS);
     assert_eq!(
         change.record.last_seen, MS,
@@ -177,7 +177,7 @@ fn loss_of_a_connection_the_table_does_not_hold_is_returned_not_recorded() {
         }
     );
     assert_eq!(table.len(), 1, "loss never creates a record");
-    assert_eq!(table.get(&connection()).unwrap().drops, 1);
+    assert_eq!(table.get(&connection()).unwrap().drops(), 1);
 }
 
 #[test]
@@ -197,5 +197,5 @@ fn a_closed_connection_still_takes_its_late_loss_and_stays_closed() {
     assert_eq!(changes.len(), 1);
     assert_eq!(changes[0].kind, FlowChangeKind::Updated);
     let record = table.get(&connection()).unwrap();
-    assert_eq!((record.status, record.drops), (FlowStatus::Closed, 1));
+    assert_eq!((record.status, record.drops()), (FlowStatus::Closed, 1));
 }

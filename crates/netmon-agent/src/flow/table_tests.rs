@@ -1081,7 +1081,7 @@ fn the_request_before_dnat_and_the_reply_before_un_nat_are_one_connection() {
         .unwrap()
         .clone();
     assert_eq!((r.tx.packets, r.rx.packets), (3, 1));
-    assert_eq!(r.nat, Some(dnat_binding()));
+    assert_eq!(r.nat(), Some(dnat_binding()));
     assert_eq!(r.translated_responder(), Some(backend()));
     assert_eq!(r.translated_initiator(), None);
     assert_eq!(r.real_ends(), (client(), backend()));
@@ -1134,7 +1134,7 @@ fn an_event_before_any_packet_creates_the_record_under_the_original_tuple() {
         .unwrap()
         .clone();
     assert_eq!(
-        r.nat,
+        r.nat(),
         Some(dnat_binding()),
         "the accepting end is the responder"
     );
@@ -1219,7 +1219,7 @@ fn table_with_connection() -> FlowTable {
 }
 
 fn rtt_of(t: &FlowTable) -> Option<RttStats> {
-    t.find(Protocol::Tcp, client(), server()).unwrap().rtt
+    t.find(Protocol::Tcp, client(), server()).unwrap().rtt()
 }
 
 #[test]
@@ -1281,7 +1281,7 @@ fn a_record_whose_rtt_changed_is_reported_updated_once_without_counters() {
         (changes[0].added_tx, changes[0].added_rx),
         (Counters::default(), Counters::default())
     );
-    assert_eq!(changes[0].record.rtt.unwrap().last_us, 80);
+    assert_eq!(changes[0].record.rtt().unwrap().last_us, 80);
     assert_eq!(changes[0].record.updated_at, 2 * SEC);
     // A drain without readings for it changes nothing.
     t.apply_rtt(&[], 3 * SEC);
@@ -1301,7 +1301,7 @@ fn a_closed_connection_keeps_absorbing_its_last_readings() {
     t.apply_rtt(&[reading(client(), server(), &[55])], 2 * SEC);
     let record = t.find(Protocol::Tcp, client(), server()).unwrap();
     assert_eq!(record.status, FlowStatus::Closed);
-    assert_eq!(record.rtt.unwrap().last_us, 55);
+    assert_eq!(record.rtt().unwrap().last_us, 55);
 }
 
 /// The srtt values one socket read in one drain, in order.
@@ -1353,8 +1353,8 @@ proptest! {
         let strip = |mut r: FlowRecord| {
             let ends = [r.key.initiator, r.key.responder];
             if ends.contains(&client()) && ends.contains(&service()) {
-                assert_eq!(r.nat, Some(binding));
-                r.nat = None;
+                assert_eq!(r.nat(), Some(binding));
+                r.set_nat(None);
             }
             r
         };
@@ -1367,7 +1367,7 @@ proptest! {
             t.take_changes()
                 .into_iter()
                 .map(|mut c| {
-                    c.record.nat = None;
+                    c.record.set_nat(None);
                     c
                 })
                 .collect::<Vec<_>>()

@@ -148,9 +148,14 @@ fn drain_once(
         .collect();
     let rtt_readings: Vec<RttReading> = rtt.iter().map(|(k, v)| rtt_reading(k, v)).collect();
     let loss_deltas = loss::loss_deltas(&drained.loss, drop_reasons);
+    // Converted: freed before the merge rather than at the end of the
+    // drain, since the merge's own memory (the table's growth, the change
+    // list) peaks on top of it. 1M new flows: ~100 MB less at the peak.
+    drop(drained);
     let metrics = &state.metrics;
     metrics.observe_processing(Stage::Drain, started.elapsed());
-    metrics.set_kernel_flow_map_entries(deltas.len() as u64);
+    let drained_entries = deltas.len();
+    metrics.set_kernel_flow_map_entries(drained_entries as u64);
 
     // The events of the connections these counters include go first: a
     // reused port's SYN must find its connection's record, not the one
@@ -166,6 +171,9 @@ fn drain_once(
         {
             let mut nat = nat::lock(&state.nat);
             table.apply_deltas_with_nat(&deltas, nat.table(), now);
+            // In the table now; what follows (the change list) peaks
+            // without them.
+            drop(deltas);
             nat.end_drain(nat_generation);
             metrics.set_nat(&nat.reading());
         }
@@ -230,7 +238,7 @@ fn drain_once(
         .collect();
     metrics.set_interface_counters(&per_interface);
     debug!(
-        entries = deltas.len(),
+        entries = drained_entries,
         changes = changes.len(),
         flows = stats.flows,
         "drained"

@@ -110,10 +110,10 @@ impl IntervalRecords {
         flow.direction = context.direction;
         flow.identity = context.identity;
         flow.connect_latency_ns = record.connect_latency_ns;
-        flow.rtt_us = record.rtt.map(|rtt| rtt.last_us);
+        flow.rtt_us = record.rtt().map(|rtt| rtt.last_us);
         flow.tx = add(flow.tx, change.added_tx);
         flow.rx = add(flow.rx, change.added_rx);
-        flow.retransmits = flow.retransmits.max(record.retransmits);
+        flow.retransmits = flow.retransmits.max(record.retransmits());
         flow.last_touched = taken;
         let counted = change.added_tx != Counters::default()
             || change.added_rx != Counters::default()

@@ -79,8 +79,8 @@ fn a_flow_of_one_interval_is_one_record_with_every_field_of_the_schema() {
     let mut records = IntervalRecords::new("node-a", 10);
     let mut record = flow(7, "10.0.1.2", 40000, "10.0.2.3", 443);
     record.connect_latency_ns = Some(1_250_000);
-    record.retransmits = 2;
-    record.rtt = Some(RttStats {
+    record.extras_mut().retransmits = 2;
+    record.extras_mut().rtt = Some(RttStats {
         socket: RttSocket::Initiator,
         min_us: 80,
         max_us: 400,
@@ -260,7 +260,7 @@ fn retransmissions_are_reported_as_the_increase_of_the_flows_total() {
     let mut record = flow(1, "10.0.1.2", 40000, "10.0.2.3", 80);
     let mut reported = Vec::new();
     for total in [3, 3, 7] {
-        record.retransmits = total;
+        record.extras_mut().retransmits = total;
         records.observe(
             &change(FlowChangeKind::Updated, &record, (10, 1), (0, 0)),
             forwarded(),
@@ -365,7 +365,7 @@ fn a_connection_the_data_path_never_counted_is_never_reported() {
         &change(FlowChangeKind::Opened, &record, (0, 0), (0, 0)),
         forwarded(),
     );
-    record.retransmits = 1;
+    record.extras_mut().retransmits = 1;
     record.status = FlowStatus::Closed;
     records.observe(
         &change(FlowChangeKind::Closed, &record, (0, 0), (0, 0)),

@@ -52,13 +52,8 @@ fn record(
         ended_at: None,
         ifindex: 1,
         icmp: None,
-        rtt: None,
         updated_at: 0,
-        nat: None,
-        retransmits: 0,
-        drops: 0,
-        drop_reasons: Default::default(),
-        app: None,
+        extras: None,
     }
 }
 
