@@ -6,10 +6,16 @@
 
 #include "netmon_abi.h"
 
-/* The two flow-map generations (see NETMON_FLOW_GENERATIONS). */
+/* The two flow-map generations (see NETMON_FLOW_GENERATIONS). Not
+ * preallocated: the generation being written holds an interval's flows and
+ * the other one is empty once drained, so preallocating both for
+ * max_entries locked twice the memory the flows need (2 x 152.8 B per flow
+ * at 1M flows; BENCHMARKS.md). Only the TC programs write them, which may
+ * allocate map elements on every kernel netmon supports. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, NETMON_DEFAULT_FLOW_MAP_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct netmon_flow_key);
 	__type(value, struct netmon_flow_counters);
 } netmon_flows_0 SEC(".maps");
@@ -17,6 +23,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, NETMON_DEFAULT_FLOW_MAP_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct netmon_flow_key);
 	__type(value, struct netmon_flow_counters);
 } netmon_flows_1 SEC(".maps");

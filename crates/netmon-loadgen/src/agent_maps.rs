@@ -54,7 +54,8 @@ pub struct AgentMap {
     pub value_size: u32,
     /// `memlock:` of the map's fdinfo: the kernel's own estimate of the
     /// memory the map uses (for a preallocated hash: every element, used or
-    /// not, plus the buckets).
+    /// not, plus the buckets; for one that is not: the buckets and the
+    /// elements it holds).
     pub memlock_bytes: u64,
     #[serde(skip)]
     pub fd: OwnedFd,

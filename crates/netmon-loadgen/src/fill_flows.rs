@@ -78,7 +78,7 @@ pub struct FillReport {
     pub generation: u32,
     /// Time spent writing (after the wait for a drain).
     pub seconds: f64,
-    /// Every map the agent holds, with its memlock.
+    /// Every map the agent holds, with its memlock read after the write.
     pub maps: Vec<AgentMap>,
 }
 
@@ -122,8 +122,11 @@ pub fn fill_flows(options: &FillOptions) -> io::Result<FillReport> {
     write_flows(&target.fd, options.flows, options.ports)?;
     let seconds = started.elapsed().as_secs_f64();
     let map = target.name.clone();
-    maps.push(control);
-    maps.extend(flow_maps);
+    drop((maps, control, flow_maps));
+    // Read again now that the flows are in: a map that is not preallocated
+    // (the flow maps) is charged for the elements it holds, so the reading
+    // taken before the write would show it empty.
+    let mut maps = agent_maps(options.pid)?;
     maps.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(FillReport {
         flows: options.flows,
