@@ -113,6 +113,21 @@ impl NetmonServer {
             .unwrap_or_else(|| panic!("no sample {series} in:\n{exposition}"))
     }
 
+    /// The value of `series` once it equals `expected`, or its last value
+    /// after `timeout`: for counters the server moves after ClickHouse has
+    /// answered (the rows can be visible a moment before the server has
+    /// counted its insert). Callers assert the result exactly.
+    pub fn settled_metric(&self, series: &str, expected: f64, timeout: Duration) -> f64 {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let value = self.metric(series);
+            if value == expected || Instant::now() >= deadline {
+                return value;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Everything the server logged (all its runs).
     pub fn log(&self) -> String {
         (1..=self.starts)
