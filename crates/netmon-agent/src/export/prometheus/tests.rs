@@ -186,6 +186,94 @@ fn a_sequence_of_flow_changes_is_counted_exactly() {
     );
 }
 
+proptest::proptest! {
+    /// `record_changes` sums a batch per `(protocol, direction)` before it
+    /// touches the counters: whatever the batch, every series must hold
+    /// exactly what its changes add, summed here change by change.
+    #[test]
+    fn a_batch_of_changes_is_counted_exactly_whatever_its_mix(
+        changes in proptest::collection::vec(
+            (0u8..4, 0u8..3, 0u8..5, 0u8..3, 0u64..10_000, 0u64..100, 0u64..10_000, 0u64..100),
+            0..60,
+        )
+    ) {
+        let protocols = [Protocol::Tcp, Protocol::Udp, Protocol::Icmp, Protocol::Sctp];
+        let statuses = [
+            FlowStatus::Active,
+            FlowStatus::Closed,
+            FlowStatus::Reset,
+            FlowStatus::Refused,
+            FlowStatus::Timeout,
+        ];
+        let kinds = [
+            FlowChangeKind::Opened,
+            FlowChangeKind::Updated,
+            FlowChangeKind::Closed,
+            FlowChangeKind::Evicted,
+        ];
+        let directions = [Direction::Egress, Direction::Ingress, Direction::Forwarded];
+        let changes: Vec<FlowChange> = changes
+            .iter()
+            .enumerate()
+            .map(|(i, &(kind, protocol, status, direction, tx_b, tx_p, rx_b, rx_p))| {
+                let mut r = record(i as u64, protocols[usize::from(protocol)], "10.0.0.1", 40000, "10.0.0.2", 443);
+                r.status = statuses[usize::from(status)];
+                // The direction rides on the port so the caller's closure can find it.
+                r.key.initiator.port = u16::from(direction);
+                change(kinds[usize::from(kind)].clone(), &r, (tx_b, tx_p), (rx_b, rx_p))
+            })
+            .collect();
+        let direction_of = |r: &FlowRecord| directions[usize::from(r.key.initiator.port)];
+        let metrics = default_metrics();
+        metrics.record_changes(&changes, direction_of);
+
+        // What each change adds, summed here independently of the code
+        // under test.
+        use std::collections::BTreeMap;
+        let mut opened: BTreeMap<(&str, &str), f64> = BTreeMap::new();
+        let mut ended: BTreeMap<(&str, &str, &str), f64> = BTreeMap::new();
+        let mut bytes: BTreeMap<(&str, &str), f64> = BTreeMap::new();
+        let mut packets: BTreeMap<(&str, &str), f64> = BTreeMap::new();
+        let mut evictions = 0.0;
+        for c in &changes {
+            let series = (c.record.key.protocol.name(), direction_of(&c.record).name());
+            match c.kind {
+                FlowChangeKind::Opened => *opened.entry(series).or_default() += 1.0,
+                FlowChangeKind::Updated => {}
+                FlowChangeKind::Closed => {
+                    *ended.entry((series.0, series.1, c.record.status.name())).or_default() += 1.0
+                }
+                FlowChangeKind::Evicted => {
+                    *ended.entry((series.0, series.1, "evicted")).or_default() += 1.0;
+                    evictions += 1.0;
+                }
+            }
+            *bytes.entry(series).or_default() += (c.added_tx.bytes + c.added_rx.bytes) as f64;
+            *packets.entry(series).or_default() += (c.added_tx.packets + c.added_rx.packets) as f64;
+        }
+        let labels = |(p, d): (&'static str, &'static str)| [("protocol", p), ("direction", d)];
+        for (name, expected) in [
+            ("netmon_flows_opened_total", &opened),
+            ("netmon_bytes_total", &bytes),
+            ("netmon_packets_total", &packets),
+        ] {
+            proptest::prop_assert_eq!(series_count(&metrics, name), expected.len(), "{}", name);
+            for (series, n) in expected {
+                proptest::prop_assert_eq!(value(&metrics, name, &labels(*series)), Some(*n), "{} {:?}", name, series);
+            }
+        }
+        proptest::prop_assert_eq!(series_count(&metrics, "netmon_flows_total"), ended.len());
+        for ((p, d, status), n) in &ended {
+            let labels = [("protocol", *p), ("direction", *d), ("status", *status)];
+            proptest::prop_assert_eq!(value(&metrics, "netmon_flows_total", &labels), Some(*n));
+        }
+        proptest::prop_assert_eq!(
+            value(&metrics, "netmon_flow_table_evictions_total", &[]),
+            Some(evictions)
+        );
+    }
+}
+
 #[test]
 fn the_direction_of_each_flow_comes_from_the_caller() {
     let metrics = default_metrics();
