@@ -23,7 +23,7 @@ pub use loader::{LoadOptions, NetmonEbpf};
 pub use loss::{DrainedLoss, DropTotal, LossStats};
 pub use rtt::{RttEntry, TracepointLayoutError};
 pub use stats::{IcmpCount, InterfaceCounters, KernelStats, SizeBucketTotals};
-pub use sys::{bpf_syscall, get_next_key_bytes, lookup_bytes};
+pub use sys::{bpf_syscall, get_next_key_bytes, lookup_bytes, BatchAttr};
 
 /// The compiled eBPF object (bpf/netmon.bpf.c), aligned as aya requires.
 pub static NETMON_BPF_OBJECT: &[u8] =

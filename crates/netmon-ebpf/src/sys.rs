@@ -20,18 +20,19 @@ struct ElemAttr {
     flags: u64,
 }
 
-/// `union bpf_attr` for the batch commands.
+/// `union bpf_attr` for the batch commands (public for the load
+/// generator's `BPF_MAP_UPDATE_BATCH`, through [`bpf_syscall`]).
 #[repr(C)]
 #[derive(Default)]
-struct BatchAttr {
-    in_batch: u64,
-    out_batch: u64,
-    keys: u64,
-    values: u64,
-    count: u32,
-    map_fd: u32,
-    elem_flags: u64,
-    flags: u64,
+pub struct BatchAttr {
+    pub in_batch: u64,
+    pub out_batch: u64,
+    pub keys: u64,
+    pub values: u64,
+    pub count: u32,
+    pub map_fd: u32,
+    pub elem_flags: u64,
+    pub flags: u64,
 }
 
 /// bpf(2) with `cmd` and `attr`; what the kernel returned (a new fd, for

@@ -19,12 +19,11 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use netmon_common::{names, Control, FlowCounters, FlowKey};
-use netmon_ebpf::bpf_syscall;
+use netmon_ebpf::{bpf_syscall, lookup_bytes, BatchAttr};
 use serde::Serialize;
 
 use crate::agent_maps::{agent_maps, take_map, AgentMap};
 
-const BPF_MAP_LOOKUP_ELEM: libc::c_long = 1;
 const BPF_MAP_UPDATE_BATCH: libc::c_long = 26;
 
 /// Entries per `BPF_MAP_UPDATE_BATCH` call: large enough that the syscall
@@ -34,31 +33,6 @@ const CHUNK: usize = 65_536;
 pub const BYTES_PER_FLOW: u64 = 1000;
 pub const PACKETS_PER_FLOW: u64 = 10;
 const IPPROTO_UDP: u8 = 17;
-
-/// `union bpf_attr` for the element commands.
-#[repr(C)]
-#[derive(Default)]
-struct ElemAttr {
-    map_fd: u32,
-    _pad: u32,
-    key: u64,
-    value: u64,
-    flags: u64,
-}
-
-/// `union bpf_attr` for the batch commands.
-#[repr(C)]
-#[derive(Default)]
-struct BatchAttr {
-    in_batch: u64,
-    out_batch: u64,
-    keys: u64,
-    values: u64,
-    count: u32,
-    map_fd: u32,
-    elem_flags: u64,
-    flags: u64,
-}
 
 pub struct FillOptions {
     pub pid: u32,
@@ -138,17 +112,11 @@ pub fn fill_flows(options: &FillOptions) -> io::Result<FillReport> {
 }
 
 fn read_generation(control: &OwnedFd) -> io::Result<u32> {
-    let key = 0u32;
-    let mut value = Control::default();
-    let mut attr = ElemAttr {
-        map_fd: control.as_raw_fd() as u32,
-        key: &key as *const u32 as u64,
-        value: &mut value as *mut Control as u64,
-        ..Default::default()
-    };
-    // SAFETY: key and value are live and sized as the control map's.
-    unsafe { bpf_syscall(BPF_MAP_LOOKUP_ELEM, &mut attr) }?;
-    Ok(value.generation)
+    let key = 0u32.to_ne_bytes();
+    let mut value = [Control::default()];
+    // SAFETY: the control map's key is a u32 and its value one Control.
+    unsafe { lookup_bytes(control.as_raw_fd(), &key, &mut value) }?;
+    Ok(value[0].generation)
 }
 
 /// Key `i` of the synthetic flows (see the module documentation).

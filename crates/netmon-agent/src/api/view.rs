@@ -371,24 +371,16 @@ mod tests {
         );
         assert_eq!(json["dns_transactions"], 2);
         assert_eq!(json["dst_dns_name"], "svc.netmon.test");
-        record
+        let dns = record
             .extras_mut()
             .app
             .as_mut()
             .unwrap()
             .dns
             .as_mut()
-            .unwrap()
-            .rcode = None;
-        record
-            .extras_mut()
-            .app
-            .as_mut()
-            .unwrap()
-            .dns
-            .as_mut()
-            .unwrap()
-            .latency_ns = None;
+            .unwrap();
+        dns.rcode = None;
+        dns.latency_ns = None;
         let json = serde_json::to_value(FlowView::from_record(
             &record,
             Direction::Egress,
