@@ -60,13 +60,16 @@ enum {
 
 /* ---- Packet loss (loss.h, tcp_retransmit.bpf.h, skb_drop.bpf.h) ---- */
 
-/* Only SKB_CONSUMED is named here, for bpf_core_enum_value(): its number
- * differs between kernels and older ones do not have it. */
+/* Only the reasons the programs test are named here, for
+ * bpf_core_enum_value(): their numbers differ between kernels and older
+ * ones do not have them (QUEUE_PURGE: Linux 6.8+). */
 enum skb_drop_reason {
 	SKB_CONSUMED = 1,
+	SKB_DROP_REASON_QUEUE_PURGE = 105,
 };
 
 struct sk_buff {
+	unsigned int len;
 	__u16 protocol; /* __be16 */
 	unsigned char *head;
 	__u16 transport_header;

@@ -248,7 +248,8 @@ enum netmon_loss_stat {
 	NETMON_LOSS_STAT_RETRANSMIT_MAP_FULL = 1, /* segments not counted per flow */
 	NETMON_LOSS_STAT_DROP_FLOW_MAP_FULL = 2, /* drops not counted per flow */
 	NETMON_LOSS_STAT_DROP_REASON_MAP_FULL = 3, /* drops not counted by reason */
-	NETMON_LOSS_STAT_MAX = 4,
+	NETMON_LOSS_STAT_EMPTY_PURGES = 4, /* QUEUE_PURGE frees of skbs with no data: not drops */
+	NETMON_LOSS_STAT_MAX = 5,
 };
 
 /* ---- Application payload samples (payload_sample.bpf.h) ---- */

@@ -17,7 +17,8 @@
  *
  * The kernel reports normal frees through consume_skb; a kfree_skb with
  * NOT_SPECIFIED is a drop whose caller gave no reason and is counted. A
- * kernel that routes SKB_CONSUMED through kfree_skb has those skipped.
+ * kernel that routes SKB_CONSUMED through kfree_skb has those skipped, and
+ * a QUEUE_PURGE of an skb without data (socket teardown) is counted apart.
  */
 #ifndef NETMON_SKB_DROP_BPF_H
 #define NETMON_SKB_DROP_BPF_H
@@ -224,6 +225,20 @@ int netmon_skb_drop(__u64 *ctx)
 	if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_CONSUMED) &&
 	    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_CONSUMED))
 		return 0;
+	/* The peer's FIN reaching a socket its application already closed
+	 * (orphaned in FIN_WAIT2) destroys the socket, which frees the FIN
+	 * segment it just queued with QUEUE_PURGE (tcp_fin ->
+	 * inet_csk_destroy_sock -> sk_stream_kill_queues). TCP has pulled
+	 * its headers, so skb->len is 0: nothing anyone could read is lost.
+	 * It happens on every connection whose side here closes first (a
+	 * connection storm: one per connection), so it is counted on its own,
+	 * cheaply, before any parsing. A purged skb that holds data is a drop. */
+	if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_QUEUE_PURGE) &&
+	    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_QUEUE_PURGE) &&
+	    skb->len == 0) {
+		netmon_loss_stat_add(NETMON_LOSS_STAT_EMPTY_PURGES, 1);
+		return 0;
+	}
 
 	struct dropped_packet packet = {};
 	parse_dropped(skb, &packet);

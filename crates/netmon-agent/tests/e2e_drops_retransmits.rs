@@ -13,7 +13,8 @@
 
 mod support;
 
-use std::net::{SocketAddr, UdpSocket};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::time::Duration;
 
 use support::agent::{AgentConfig, Flow, FlowQuery};
@@ -250,6 +251,105 @@ fn tcp_retransmissions_after_nft_losses_equal_the_kernels_retrans_segs() {
         (flows[0].src_ip, flows[0].src_port),
         (ends.client.ip(), ends.client.port())
     );
+}
+
+const CLOSES: usize = 5;
+
+/// One connection whose client closes first, with nothing left to read:
+/// its socket is orphaned in FIN_WAIT2 when the server's FIN arrives, and
+/// the kernel frees that FIN segment (no data, headers pulled) with reason
+/// QUEUE_PURGE as it destroys the socket. Returns the client's address.
+fn close_before_the_peer(
+    client_ns: &str,
+    listener: &TcpListener,
+    server: SocketAddr,
+) -> SocketAddr {
+    let client = in_netns(client_ns, || TcpStream::connect(server)).expect("connect");
+    let address = client.local_addr().expect("client address");
+    let (mut accepted, _) = listener.accept().expect("accept");
+    (&client).write_all(b"bye").expect("client write");
+    drop(client);
+    let mut received = Vec::new();
+    accepted
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    accepted.read_to_end(&mut received).expect("server read");
+    assert_eq!(received, b"bye", "the server read the request and the FIN");
+    drop(accepted);
+    address
+}
+
+#[test]
+fn a_fin_reaching_a_closed_socket_is_no_drop_of_its_connection() {
+    if missing_prerequisites(TOPOLOGY_TOOLS) {
+        return;
+    }
+    let node = TestNode::start(AgentConfig::default());
+    let (a, b) = (node.topology.pod("a"), node.topology.pod("b"));
+    let server = SocketAddr::new(b.ip(IpVersion::V4), 6300);
+    let listener = in_netns(b.ns_name(), || TcpListener::bind(server)).expect("listen");
+    let purges_before = node
+        .agent
+        .metrics()
+        .value_or_zero("netmon_kernel_empty_purges_total", &[]);
+    let clients: Vec<SocketAddr> = (0..CLOSES)
+        .map(|_| close_before_the_peer(a.ns_name(), &listener, server))
+        .collect();
+
+    for client in &clients {
+        let query = FlowQuery::new()
+            .ip(client.ip())
+            .port(client.port())
+            .protocol("tcp");
+        node.agent
+            .wait_for_flows(&query, Duration::from_secs(10), |flows| {
+                let flow = only_flow(flows)?;
+                if flow.status == "closed" && flow.tx_bytes > 0 {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "status {}, {} bytes sent",
+                        flow.status, flow.tx_bytes
+                    ))
+                }
+            });
+    }
+    // The premise: the kernel freed each connection's last FIN with
+    // QUEUE_PURGE (the counter is machine-wide, so other tests' closes may
+    // add to it; at least ours are there).
+    let purges = eventually(
+        Duration::from_secs(10),
+        "each orphaned client socket purged the server's FIN",
+        || {
+            let now = node
+                .agent
+                .metrics()
+                .value_or_zero("netmon_kernel_empty_purges_total", &[]);
+            if now - purges_before >= CLOSES as u64 {
+                Ok(now - purges_before)
+            } else {
+                Err(format!("{} purges since the start", now - purges_before))
+            }
+        },
+    );
+    eprintln!("{purges} empty QUEUE_PURGE frees during the test (machine-wide)");
+    // Drops are drained with the packets of their interval or the next one
+    // (flush_interval is 1 s): after two more, any would show.
+    std::thread::sleep(Duration::from_secs(2));
+    for client in &clients {
+        let query = FlowQuery::new()
+            .ip(client.ip())
+            .port(client.port())
+            .protocol("tcp");
+        let flows = node.agent.flows(&query);
+        let flow = only_flow(&flows).expect("one flow per connection");
+        assert_eq!(
+            (flow.drops, flow.drop_reasons.len()),
+            (0, 0),
+            "{client}: a FIN its closed socket never read is not a drop: {:?}",
+            flow.drop_reasons
+        );
+    }
 }
 
 #[test]

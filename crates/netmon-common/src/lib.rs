@@ -357,9 +357,10 @@ pub enum LossStat {
     RetransmitMapFull = 1,
     DropFlowMapFull = 2,
     DropReasonMapFull = 3,
+    EmptyPurges = 4,
 }
 
-pub const LOSS_STAT_COUNT: u32 = 4;
+pub const LOSS_STAT_COUNT: u32 = 5;
 
 impl LossStat {
     pub const ALL: [LossStat; LOSS_STAT_COUNT as usize] = [
@@ -367,6 +368,7 @@ impl LossStat {
         LossStat::RetransmitMapFull,
         LossStat::DropFlowMapFull,
         LossStat::DropReasonMapFull,
+        LossStat::EmptyPurges,
     ];
 }
 

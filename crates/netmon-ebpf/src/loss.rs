@@ -43,6 +43,9 @@ pub struct LossStats {
     pub drop_flow_map_full: u64,
     /// Drops not counted by reason: map full.
     pub drop_reason_map_full: u64,
+    /// `QUEUE_PURGE` frees of skbs without data left (a FIN segment still
+    /// queued when its socket was destroyed): not counted as drops.
+    pub empty_purges: u64,
 }
 
 /// Drops of one reason and protocol class since the programs were loaded.
@@ -206,6 +209,7 @@ impl NetmonEbpf {
             retransmit_map_full: totals[LossStat::RetransmitMapFull as usize],
             drop_flow_map_full: totals[LossStat::DropFlowMapFull as usize],
             drop_reason_map_full: totals[LossStat::DropReasonMapFull as usize],
+            empty_purges: totals[LossStat::EmptyPurges as usize],
         })
     }
 

@@ -19,17 +19,18 @@ use crate::source::loss::NamedDropTotal;
 /// One reading of the kernel's cumulative loss counters.
 pub use netmon_ebpf::LossStats;
 
-fn values(stats: &LossStats) -> [u64; 4] {
+fn values(stats: &LossStats) -> [u64; 5] {
     [
         stats.retransmits,
         stats.retransmit_map_full,
         stats.drop_flow_map_full,
         stats.drop_reason_map_full,
+        stats.empty_purges,
     ]
 }
 
 /// Metric name and help for each `values` field.
-const LOSS_COUNTERS: [(&str, &str); 4] = [
+const LOSS_COUNTERS: [(&str, &str); 5] = [
     (
         "netmon_tcp_retransmits_total",
         "TCP segments retransmitted by sockets on this node (any namespace), as TcpRetransSegs counts them.",
@@ -46,6 +47,10 @@ const LOSS_COUNTERS: [(&str, &str); 4] = [
         "netmon_kernel_drop_reason_map_full_total",
         "Dropped packets missing from netmon_drops_total because the kernel drop-reason map was full.",
     ),
+    (
+        "netmon_kernel_empty_purges_total",
+        "kfree_skb calls with reason QUEUE_PURGE for an skb with no data left (a FIN its socket never read): socket teardown, not a drop, so not in netmon_drops_total.",
+    ),
 ];
 
 /// Labels of one `netmon_drops_total` series: reason, protocol.
@@ -54,7 +59,7 @@ type DropSeries = (Arc<str>, &'static str);
 pub struct LossMetrics {
     /// In `values` order.
     counters: Vec<IntCounter>,
-    last: Mutex<Option<[u64; 4]>>,
+    last: Mutex<Option<[u64; 5]>>,
     drops_total: IntCounterVec,
     /// Last cumulative reading per `(reason, protocol)`.
     last_drops: Mutex<HashMap<DropSeries, [u64; 1]>>,
