@@ -80,9 +80,9 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
-use std::hash::{BuildHasher, RandomState};
 use std::time::Duration;
 
+use ahash::RandomState;
 use hashbrown::HashTable;
 
 use super::model::{
@@ -230,7 +230,8 @@ pub struct FlowTable {
     /// 9 bytes (with hashbrown's control byte) instead of 57 at a million
     /// flows (BENCHMARKS.md, 2026-12-06).
     entries: HashTable<Box<Entry>>,
-    /// Hashes the entries' [`PairKey`]s, randomly seeded like std's maps.
+    /// Hashes the entries' [`PairKey`]s: aHash, randomly seeded per table
+    /// (keys are chosen by remote peers), ~5x cheaper than std's SipHash.
     hasher: RandomState,
     active: BTreeSet<IndexEntry>,
     terminal: BTreeSet<IndexEntry>,
