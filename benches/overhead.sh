@@ -6,6 +6,7 @@
 #
 #   benches/overhead.sh [--smoke] [--rounds N] [--seconds S]
 #                       [--monitors none,netmon,softflowd,pmacctd]
+#                       [--scenarios tcp1,tcp8,conn,udp64]
 #                       [--storm-seconds S] [--storm-threads T]
 #                       [--no-agent] [--netmon-bin PATH] [--keep DIR]
 #
@@ -40,7 +41,9 @@
 # The peers' byte errors are reported, never a failure: they are the
 # comparison.
 #
-# --rounds 0 runs the storm alone. --netmon-bin PATH runs that agent binary
+# --scenarios runs only those scenarios in each round (the byte check needs
+# tcp1; without it there is no byte error to report). --rounds 0 runs the
+# storm alone. --netmon-bin PATH runs that agent binary
 # instead of building one (before/after comparisons of two builds).
 #
 # --keep DIR keeps the raw results there (iperf3/loadgen JSON, monitor logs,
@@ -62,6 +65,7 @@ SMOKE=0
 ROUNDS=5
 SECONDS_PER_RUN=10
 MONITORS_ARG=none,netmon,softflowd,pmacctd
+SCENARIOS_ARG=tcp1,tcp8,conn,udp64
 STORM_SECONDS=30
 STORM_THREADS=4
 NETMON_BIN=
@@ -79,6 +83,10 @@ while (($#)); do
         ;;
     --monitors)
         MONITORS_ARG=${2:?--monitors needs a comma-separated list}
+        shift
+        ;;
+    --scenarios)
+        SCENARIOS_ARG=${2:?--scenarios needs a comma-separated list}
         shift
         ;;
     --storm-seconds)
@@ -125,6 +133,22 @@ if ! [[ $STORM_SECONDS =~ ^[0-9]+$ && $STORM_THREADS =~ ^[1-9][0-9]*$ ]]; then
     echo "overhead.sh: --storm-seconds takes an integer >= 0, --storm-threads one > 0" >&2
     exit 2
 fi
+SCENARIOS=()
+declare -A RUN_SCENARIO=()
+IFS=, read -r -a requested <<<"$SCENARIOS_ARG"
+for s in "${requested[@]}"; do
+    case "$s" in
+    tcp1 | tcp8 | conn | udp64) ;;
+    *)
+        echo "overhead.sh: --scenarios: unknown scenario '$s' (tcp1, tcp8, conn, udp64)" >&2
+        exit 2
+        ;;
+    esac
+    [[ -n ${RUN_SCENARIO[$s]:-} ]] && continue
+    RUN_SCENARIO[$s]=1
+done
+# In the fixed order, whatever the order asked.
+for s in tcp1 tcp8 conn udp64; do [[ -n ${RUN_SCENARIO[$s]:-} ]] && SCENARIOS+=("$s"); done
 MONITORS=()
 declare -A SEEN_MONITOR=()
 IFS=, read -r -a requested <<<"$MONITORS_ARG"
@@ -792,7 +816,7 @@ round() {
     l0=$(link_counters)
     if [[ $mode != none ]]; then round_cpu0=$(monitor_cpu) || true; fi
     TCP1_DATA_PORT=
-    scenario "$mode" "$round" tcp1 run_tcp1 "$mode" "$round"
+    [[ -n ${RUN_SCENARIO[tcp1]:-} ]] && scenario "$mode" "$round" tcp1 run_tcp1 "$mode" "$round"
     if [[ $mode != none && -n $TCP1_DATA_PORT ]]; then
         local c0 c1
         c0=$(monitor_cpu) || true
@@ -802,9 +826,15 @@ round() {
         # the monitor (it drains, merges, catches up): charge it to tcp1.
         record "$mode" "$round" tcp1.cpu_s_flush "$(awk -v a="${c0:-0}" -v b="${c1:-${c0:-0}}" 'BEGIN { printf "%.3f", b - a }')"
     fi
-    scenario "$mode" "$round" tcp8 run_tcp8 "$mode" "$round"
-    scenario "$mode" "$round" conn run_conn "$mode" "$round"
-    scenario "$mode" "$round" udp64 run_udp "$mode" "$round"
+    local s
+    for s in tcp8 conn udp64; do
+        [[ -n ${RUN_SCENARIO[$s]:-} ]] || continue
+        case $s in
+        tcp8) scenario "$mode" "$round" tcp8 run_tcp8 "$mode" "$round" ;;
+        conn) scenario "$mode" "$round" conn run_conn "$mode" "$round" ;;
+        udp64) scenario "$mode" "$round" udp64 run_udp "$mode" "$round" ;;
+        esac
+    done
     if [[ $mode != none ]]; then
         if kill -0 "$MON_PID" 2>/dev/null; then
             # Whole round, count waits included: the monitor's cost per GB
@@ -1011,7 +1041,6 @@ maximum() {
 }
 ratio_of() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b > 0) printf "%.3f", a / b }'; }
 
-SCENARIOS=(tcp1 tcp8 conn udp64)
 declare -A UNIT=([tcp1]=Gbit/s [tcp8]=Gbit/s [conn]=conn/s [udp64]=pkt/s)
 declare -A TARGET=([tcp1]=0.98 [tcp8]=0.98 [conn]=0.95 [udp64]=0.95)
 PEERS=()
@@ -1134,7 +1163,7 @@ if ((FAILURES)); then
     echo "overhead.sh: FAILED: $FAILURES step(s) did not run (see above)" >&2
     exit 1
 fi
-if ((WITH_AGENT && ROUNDS > 0)) && [[ $BYTE_ERROR != 0 ]]; then
+if ((WITH_AGENT && ROUNDS > 0)) && [[ -n ${RUN_SCENARIO[tcp1]:-} && $BYTE_ERROR != 0 ]]; then
     echo "overhead.sh: FAILED: netmon's byte counts are not exact" >&2
     exit 1
 fi
