@@ -9,6 +9,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use ahash::RandomState;
+
 use crate::flow::UnixNanos;
 
 /// Label values of one series, in label-name order.
@@ -22,17 +24,17 @@ struct SeriesUse {
 pub(crate) struct FlowSeries {
     retention_ns: u64,
     /// The series each live flow counts into. Bounded by the flow table.
-    live: HashMap<u64, SeriesKey>,
+    live: HashMap<u64, SeriesKey, RandomState>,
     /// Bounded by live flows plus flows ended within `retention`.
-    series: HashMap<SeriesKey, SeriesUse>,
+    series: HashMap<SeriesKey, SeriesUse, RandomState>,
 }
 
 impl FlowSeries {
     pub(crate) fn new(retention: Duration) -> Self {
         FlowSeries {
             retention_ns: u64::try_from(retention.as_nanos()).unwrap_or(u64::MAX),
-            live: HashMap::new(),
-            series: HashMap::new(),
+            live: HashMap::default(),
+            series: HashMap::default(),
         }
     }
 
@@ -53,10 +55,15 @@ impl FlowSeries {
         if let Some(previous) = self.live.remove(&flow_id) {
             self.release(&previous, now);
         }
-        let usage = self.series.entry(key.to_vec()).or_insert(SeriesUse {
-            live_flows: 0,
-            last_ended: now,
-        });
+        // Looked up by reference first: most changes count into a series
+        // that exists, and `entry` would copy every label value each time.
+        let usage = match self.series.get_mut(key) {
+            Some(usage) => usage,
+            None => self.series.entry(key.to_vec()).or_insert(SeriesUse {
+                live_flows: 0,
+                last_ended: now,
+            }),
+        };
         if ended {
             usage.last_ended = usage.last_ended.max(now);
         } else {
