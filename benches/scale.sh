@@ -3,7 +3,7 @@
 # answer, with a million concurrent flows?
 #
 #   benches/scale.sh [--smoke] [--flows N] [--series S] [--rounds R]
-#                    [--keep DIR]
+#                    [--netmon-bin PATH] [--keep DIR]
 #
 # The real agent (release build) runs in a network namespace made by this
 # script, attached to an interface that carries no traffic; its kernel
@@ -38,6 +38,9 @@
 # --smoke: 20,000 flows, 3,000 series, 1 round, 1 s flush interval: checks
 # that the machinery works (CI), in about 20 s after the build.
 #
+# --netmon-bin PATH runs that agent binary instead of the tree's release
+# build (before/after comparisons of two builds).
+#
 # Needs root, iproute2, jq and curl.
 
 # Functions run through traps look unreachable to shellcheck.
@@ -53,6 +56,7 @@ FLOWS=1000000
 SERIES=50000
 ROUNDS=3
 KEEP_DIR=
+NETMON_BIN=
 while (($#)); do
     case "$1" in
     --smoke) SMOKE=1 ;;
@@ -66,6 +70,10 @@ while (($#)); do
         ;;
     --rounds)
         ROUNDS=${2:?--rounds needs a value}
+        shift
+        ;;
+    --netmon-bin)
+        NETMON_BIN=${2:?--netmon-bin needs a path}
         shift
         ;;
     --keep)
@@ -124,7 +132,7 @@ if ! (cd "$ROOT" && cargo build --release --locked -p netmon-agent -p netmon-loa
     echo "scale.sh: FAILED: release build" >&2
     exit 1
 fi
-NETMON=$TARGET_DIR/release/netmon
+NETMON=${NETMON_BIN:-$TARGET_DIR/release/netmon}
 LOADGEN=$TARGET_DIR/release/netmon-loadgen
 START_TIME=$(date +%s)
 
