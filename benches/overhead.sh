@@ -55,6 +55,8 @@
 # Functions run through traps and "$@" look unreachable to shellcheck.
 # shellcheck disable=SC2317
 set -euo pipefail
+# shellcheck source=benches/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 usage() {
     # The header comment, up to its first blank line.
@@ -134,40 +136,13 @@ if ! [[ $STORM_SECONDS =~ ^[0-9]+$ && $STORM_THREADS =~ ^[1-9][0-9]*$ ]]; then
     exit 2
 fi
 SCENARIOS=()
+parse_choices overhead.sh --scenarios "$SCENARIOS_ARG" SCENARIOS tcp1 tcp8 conn udp64
 declare -A RUN_SCENARIO=()
-IFS=, read -r -a requested <<<"$SCENARIOS_ARG"
-for s in "${requested[@]}"; do
-    case "$s" in
-    tcp1 | tcp8 | conn | udp64) ;;
-    *)
-        echo "overhead.sh: --scenarios: unknown scenario '$s' (tcp1, tcp8, conn, udp64)" >&2
-        exit 2
-        ;;
-    esac
-    [[ -n ${RUN_SCENARIO[$s]:-} ]] && continue
-    RUN_SCENARIO[$s]=1
-done
-# In the fixed order, whatever the order asked.
-for s in tcp1 tcp8 conn udp64; do [[ -n ${RUN_SCENARIO[$s]:-} ]] && SCENARIOS+=("$s"); done
+for s in "${SCENARIOS[@]}"; do RUN_SCENARIO[$s]=1; done
 MONITORS=()
+parse_choices overhead.sh --monitors "$MONITORS_ARG" MONITORS none netmon softflowd pmacctd
 declare -A SEEN_MONITOR=()
-IFS=, read -r -a requested <<<"$MONITORS_ARG"
-for m in "${requested[@]}"; do
-    case "$m" in
-    none | netmon | softflowd | pmacctd) ;;
-    *)
-        echo "overhead.sh: --monitors: unknown monitor '$m' (none, netmon, softflowd, pmacctd)" >&2
-        exit 2
-        ;;
-    esac
-    [[ -n ${SEEN_MONITOR[$m]:-} ]] && continue
-    SEEN_MONITOR[$m]=1
-    MONITORS+=("$m")
-done
-if ((${#MONITORS[@]} == 0)); then
-    echo "overhead.sh: --monitors is empty" >&2
-    exit 2
-fi
+for m in "${MONITORS[@]}"; do SEEN_MONITOR[$m]=1; done
 has_monitor() { [[ -n ${SEEN_MONITOR[$1]:-} ]]; }
 WITH_AGENT=0
 has_monitor netmon && WITH_AGENT=1
@@ -234,26 +209,12 @@ PIDS=() # every process this script started, ended by PID at exit
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
-    local pid
-    for pid in "${PIDS[@]}"; do
-        kill -TERM "$pid" 2>/dev/null || true
-    done
-    for pid in "${PIDS[@]}"; do
-        # Give the agent time to detach its programs; then insist.
-        for _ in $(seq 50); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
+    # Give the agent time to detach its programs; then insist.
+    stop_all_started 50
     # Deleting a namespace deletes the veth end inside it (and its peer).
     ip netns del "$NS_C" 2>/dev/null || true
     ip netns del "$NS_S" 2>/dev/null || true
-    if [[ -n $KEEP_DIR ]]; then
-        if mkdir -p "$KEEP_DIR"; then cp -r "$WORK/." "$KEEP_DIR/" || true; fi
-    fi
-    rm -rf "$WORK"
+    keep_and_remove_work
     exit "$rc"
 }
 trap cleanup EXIT

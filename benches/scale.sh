@@ -46,6 +46,8 @@
 # Functions run through traps look unreachable to shellcheck.
 # shellcheck disable=SC2317
 set -euo pipefail
+# shellcheck source=benches/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 usage() {
     awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
@@ -149,21 +151,10 @@ FAILURES=0
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
-    local pid
-    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do
-        for _ in $(seq 100); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
+    # A million flows take the agent a while to let go of.
+    stop_all_started 100
     ip netns del "$NS" 2>/dev/null || true
-    if [[ -n $KEEP_DIR ]]; then
-        if mkdir -p "$KEEP_DIR"; then cp -r "$WORK/." "$KEEP_DIR/" || true; fi
-    fi
-    rm -rf "$WORK"
+    keep_and_remove_work
     exit "$rc"
 }
 trap cleanup EXIT
