@@ -2,7 +2,7 @@
 //! loading, attaching to interfaces and the tracepoint, and draining maps.
 
 pub mod attach;
-pub mod btf_enum;
+pub mod btf;
 pub mod drain;
 pub mod error;
 pub mod events;

@@ -6,8 +6,8 @@
 //! one byte too narrow passes there and decodes garbage; here it is an
 //! error that names the label and the member.
 
-use super::btf::KeyLayout;
 use super::config::Label;
+use netmon_ebpf::btf::{KeyLayout, Member};
 
 /// `Ok` when `labels` fit `key`; otherwise why, naming the first label
 /// that does not.
@@ -39,7 +39,7 @@ pub fn check(labels: &[Label], key: &KeyLayout) -> Result<(), String> {
 fn check_members(
     label: &Label,
     offset: u64,
-    members: &[super::btf::Member],
+    members: &[Member],
     key: &KeyLayout,
 ) -> Result<(), String> {
     let size = label.size as u64;
@@ -70,7 +70,6 @@ fn check_members(
 
 #[cfg(test)]
 mod tests {
-    use super::super::btf::Member;
     use super::*;
 
     fn label(name: &str, size: usize, padding: usize) -> Label {

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use netmon_ebpf::{btf_enum::KERNEL_BTF_PATH, NetmonEbpf};
+use netmon_ebpf::{btf::KERNEL_BTF_PATH, NetmonEbpf};
 use tracing::{info, warn};
 
 use crate::{config::FeaturesConfig, source::drop_reasons::DropReasons};

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use netmon_ebpf::btf_enum::{self, BtfEnumError, EnumVariant};
+use netmon_ebpf::btf::{self, BtfEnumError, EnumVariant};
 
 /// The kernel's enum of drop reasons.
 pub const DROP_REASON_ENUM: &str = "skb_drop_reason";
@@ -26,7 +26,7 @@ pub struct DropReasons {
 impl DropReasons {
     /// The reasons of the kernel whose BTF is at `path`.
     pub fn from_btf(path: &Path) -> Result<Self, BtfEnumError> {
-        Ok(Self::from_variants(&btf_enum::read_enum(
+        Ok(Self::from_variants(&btf::read_enum(
             path,
             DROP_REASON_ENUM,
         )?))
@@ -140,13 +140,13 @@ mod tests {
 
     #[test]
     fn this_kernel_names_netfilter_drops_as_its_tracepoint_does() {
-        let path = Path::new(btf_enum::KERNEL_BTF_PATH);
+        let path = Path::new(btf::KERNEL_BTF_PATH);
         if !path.exists() {
             eprintln!("skipped: this kernel has no {}", path.display());
             return;
         }
         let reasons = DropReasons::from_btf(path).unwrap();
-        let netfilter = btf_enum::read_enum(path, DROP_REASON_ENUM)
+        let netfilter = btf::read_enum(path, DROP_REASON_ENUM)
             .unwrap()
             .into_iter()
             .find(|v| v.name == "SKB_DROP_REASON_NETFILTER_DROP")

@@ -80,7 +80,7 @@ pub fn named_drop_totals(totals: &[DropTotal], reasons: &DropReasons) -> Vec<Nam
 #[cfg(test)]
 mod tests {
     use netmon_common::{FlowDropKey, FlowKey};
-    use netmon_ebpf::btf_enum::EnumVariant;
+    use netmon_ebpf::btf::EnumVariant;
 
     use super::*;
 

@@ -4,7 +4,7 @@
 //! attached; every fd is closed before the check returns.
 
 use aya_obj::btf::BtfKind;
-use netmon_ebpf::btf_enum::KERNEL_BTF_PATH;
+use netmon_ebpf::btf::KERNEL_BTF_PATH;
 
 use crate::doctor::{
     bpf_sys::{self, ProgramSpec},

@@ -1,132 +1,9 @@
 use std::collections::BTreeMap;
 
 use super::*;
-
-/// Builds BTF bytes from `(name, info, size_or_type, extra words)` types;
-/// names are added to the string section, whose offset 0 is "".
-struct BtfBuilder {
-    types: Vec<u8>,
-    strings: Vec<u8>,
-    big_endian: bool,
-}
-
-impl BtfBuilder {
-    fn new() -> Self {
-        BtfBuilder {
-            types: Vec::new(),
-            strings: vec![0],
-            big_endian: false,
-        }
-    }
-
-    fn word(&self, value: u32) -> [u8; 4] {
-        if self.big_endian {
-            value.to_be_bytes()
-        } else {
-            value.to_le_bytes()
-        }
-    }
-
-    fn string(&mut self, s: &str) -> u32 {
-        if s.is_empty() {
-            return 0;
-        }
-        let offset = self.strings.len() as u32;
-        self.strings.extend_from_slice(s.as_bytes());
-        self.strings.push(0);
-        offset
-    }
-
-    fn push(&mut self, words: &[u32]) {
-        for &w in words {
-            let bytes = self.word(w);
-            self.types.extend_from_slice(&bytes);
-        }
-    }
-
-    fn info(kind: u32, vlen: u32, kind_flag: bool) -> u32 {
-        (u32::from(kind_flag) << 31) | (kind << 24) | vlen
-    }
-
-    fn int(&mut self, name: &str) -> &mut Self {
-        let name = self.string(name);
-        self.push(&[name, Self::info(KIND_INT, 0, false), 4, 32]);
-        self
-    }
-
-    fn structure(&mut self, name: &str, members: &[&str]) -> &mut Self {
-        let name = self.string(name);
-        self.push(&[
-            name,
-            Self::info(KIND_STRUCT, members.len() as u32, false),
-            8,
-        ]);
-        for (i, member) in members.iter().enumerate() {
-            let member = self.string(member);
-            self.push(&[member, 1, i as u32 * 32]);
-        }
-        self
-    }
-
-    fn func_proto(&mut self, params: u32) -> &mut Self {
-        self.push(&[0, Self::info(KIND_FUNC_PROTO, params, false), 1]);
-        for _ in 0..params {
-            self.push(&[0, 1]);
-        }
-        self
-    }
-
-    fn enumeration(&mut self, name: &str, signed: bool, variants: &[(&str, i32)]) -> &mut Self {
-        let name = self.string(name);
-        self.push(&[
-            name,
-            Self::info(KIND_ENUM, variants.len() as u32, signed),
-            4,
-        ]);
-        for (variant, value) in variants {
-            let variant = self.string(variant);
-            self.push(&[variant, *value as u32]);
-        }
-        self
-    }
-
-    fn enum64(&mut self, name: &str, variants: &[(&str, u64)]) -> &mut Self {
-        let name = self.string(name);
-        self.push(&[
-            name,
-            Self::info(KIND_ENUM64, variants.len() as u32, false),
-            8,
-        ]);
-        for (variant, value) in variants {
-            let variant = self.string(variant);
-            self.push(&[variant, *value as u32, (*value >> 32) as u32]);
-        }
-        self
-    }
-
-    fn build(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        let magic = if self.big_endian {
-            BTF_MAGIC.to_be_bytes()
-        } else {
-            BTF_MAGIC.to_le_bytes()
-        };
-        out.extend_from_slice(&magic);
-        out.extend_from_slice(&[1, 0]);
-        for word in [
-            HEADER_LEN as u32,
-            0,
-            self.types.len() as u32,
-            self.types.len() as u32,
-            self.strings.len() as u32,
-        ] {
-            out.extend_from_slice(&self.word(word));
-        }
-        out.extend_from_slice(&self.types);
-        out.extend_from_slice(&self.strings);
-        out
-    }
-}
+use crate::btf::parse::HEADER_LEN;
+use crate::btf::test_builder::BtfBuilder;
+use crate::btf::KERNEL_BTF_PATH;
 
 fn variants(found: Option<Vec<EnumVariant>>) -> Vec<(String, i64)> {
     found
@@ -241,7 +118,7 @@ fn malformed_data_is_an_error_that_says_what_is_wrong() {
         ),
     ];
     for (what, data, expected) in cases {
-        let error = find_enum(&data, "e").expect_err(what);
+        let error = find_enum(&data, "e").expect_err(what).to_string();
         assert!(error.contains(expected), "{what}: {error:?}");
     }
 }
@@ -253,7 +130,7 @@ fn a_type_cut_short_by_its_section_is_an_error() {
     // Drop the last enumerator's value but keep the header's lengths
     // consistent with what is left.
     builder.types.truncate(builder.types.len() - 4);
-    let error = find_enum(&builder.build(), "e").unwrap_err();
+    let error = find_enum(&builder.build(), "e").unwrap_err().to_string();
     assert!(error.contains("type #1 at byte 24 is cut short"), "{error}");
 }
 
