@@ -102,8 +102,8 @@ impl DebugFlow {
                 },
                 ifindex: record.ifindex,
                 updated_at_ns: record.updated_at,
-                ended_at_ns: record.ended_at,
-                connect_latency_ns: record.connect_latency_ns,
+                ended_at_ns: record.ended_at.get(),
+                connect_latency_ns: record.connect_latency_ns.get(),
                 rtt: record.rtt().map(|rtt| RttInternals {
                     socket: rtt.socket,
                     min_us: rtt.min_us,

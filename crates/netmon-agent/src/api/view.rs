@@ -152,8 +152,8 @@ impl FlowView {
             last_seen: rfc3339(record.last_seen),
             first_seen_ns: record.first_seen,
             last_seen_ns: record.last_seen,
-            ended_at: record.ended_at.map(rfc3339),
-            connect_latency_us: record.connect_latency_ns.map(|ns| ns / 1_000),
+            ended_at: record.ended_at.get().map(rfc3339),
+            connect_latency_us: record.connect_latency_ns.get().map(|ns| ns / 1_000),
             rtt_min_us: record.rtt().map(|r| u64::from(r.min_us)),
             rtt_max_us: record.rtt().map(|r| u64::from(r.max_us)),
             rtt_last_us: record.rtt().map(|r| u64::from(r.last_us)),
@@ -226,8 +226,8 @@ mod tests {
             first_seen: 1_700_000_000_123_456_789,
             last_seen: 1_700_000_001_000_000_001,
             status: FlowStatus::Closed,
-            connect_latency_ns: Some(1_500),
-            ended_at: Some(1_700_000_001_000_000_001),
+            connect_latency_ns: crate::flow::OptionalNanos::some(1_500),
+            ended_at: crate::flow::OptionalNanos::some(1_700_000_001_000_000_001),
             ifindex: 2,
             icmp: None,
             updated_at: 1_700_000_001_000_000_001,
@@ -237,6 +237,7 @@ mod tests {
                 drop_reasons: [(Arc::from("NETFILTER_DROP"), 2)].into(),
                 ..FlowExtras::default()
             })),
+            table_marks: Default::default(),
         }
     }
 
@@ -537,7 +538,7 @@ mod tests {
     fn an_active_flow_has_no_end_time() {
         let mut record = tcp_record();
         record.status = FlowStatus::Active;
-        record.ended_at = None;
+        record.ended_at = crate::flow::OptionalNanos::NONE;
         let json = serde_json::to_value(FlowView::from_record(
             &record,
             Direction::Egress,

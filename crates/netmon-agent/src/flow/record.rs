@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::app::AppInfo;
 use super::model::{Endpoint, FlowStatus, Protocol, UnixNanos};
 use super::nat::NatBinding;
+use super::optional_nanos::OptionalNanos;
 use super::rtt::RttStats;
 
 /// Key of a connection: the same for both directions' packets.
@@ -69,9 +70,9 @@ pub struct FlowRecord {
     pub last_seen: UnixNanos,
     pub status: FlowStatus,
     /// SYN → SYN-ACK time measured in the kernel (active opens only).
-    pub connect_latency_ns: Option<u64>,
+    pub connect_latency_ns: OptionalNanos,
     /// When the connection ended (terminal event or packet, or idle-out time).
-    pub ended_at: Option<UnixNanos>,
+    pub ended_at: OptionalNanos,
     /// Interface where the connection was first counted (0: not yet seen by TC).
     pub ifindex: u32,
     /// Last ICMP type/code seen, for ICMP flows.
@@ -82,6 +83,22 @@ pub struct FlowRecord {
     /// has none of them (see [`FlowExtras`]). Read them with the accessors
     /// ([`rtt`](Self::rtt), [`nat`](Self::nat), ...).
     pub extras: Option<Box<FlowExtras>>,
+    /// The flow table's own marks: here, in the record's padding, rather
+    /// than beside it in the table's entry, where they made every entry 8
+    /// bytes larger and its allocation a size class (16 B) more.
+    pub(crate) table_marks: TableMarks,
+}
+
+/// What the flow table remembers of a record beyond its data.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct TableMarks {
+    /// The handshake completed (SYN-ACK seen, or an established/accepted
+    /// event): an idle-out is then `Closed`, never `Timeout`, even when the
+    /// responder's packets were not counted.
+    pub(crate) established: bool,
+    /// Terminal because it idled out, not because the connection said so:
+    /// traffic after `ended_at` is a new flow.
+    pub(crate) idle_ended: bool,
 }
 
 impl FlowRecord {
@@ -104,12 +121,13 @@ impl FlowRecord {
             first_seen,
             last_seen,
             status: FlowStatus::Active,
-            connect_latency_ns: None,
-            ended_at: None,
+            connect_latency_ns: OptionalNanos::NONE,
+            ended_at: OptionalNanos::NONE,
             ifindex,
             icmp: None,
             updated_at: now,
             extras: None,
+            table_marks: TableMarks::default(),
         }
     }
 
@@ -248,6 +266,8 @@ mod tests {
             std::mem::size_of::<FlowExtras>(),
             std::mem::size_of::<FlowChange>()
         );
-        assert!(std::mem::size_of::<FlowRecord>() <= 168);
+        assert!(std::mem::size_of::<FlowRecord>() <= 152);
+        // The table boxes a record alone: 152 B is glibc's 160-byte chunk.
+        assert_eq!(std::mem::size_of::<FlowRecord>() % 16, 8);
     }
 }

@@ -90,6 +90,7 @@ use super::model::{
     UnixNanos,
 };
 use super::nat::{NatBinding, NatTable};
+use super::optional_nanos::OptionalNanos;
 use super::record::{ConnectionKey, Counters, FlowChange, FlowChangeKind, FlowRecord};
 use super::rtt::{merge_rtt, RttReading, RttSocket};
 
@@ -176,7 +177,7 @@ impl Slot {
         if record.status.is_terminal() {
             Slot {
                 terminal: true,
-                time: record.ended_at.unwrap_or(record.last_seen),
+                time: record.ended_at.get().unwrap_or(record.last_seen),
             }
         } else {
             Slot {
@@ -189,14 +190,8 @@ impl Slot {
 
 #[derive(Debug, Clone)]
 struct Entry {
+    /// With the table's marks of it (`FlowRecord::table_marks`).
     record: FlowRecord,
-    /// The handshake completed (SYN-ACK seen, or an established/accepted
-    /// event): an idle-out is then `Closed`, never `Timeout`, even when the
-    /// responder's packets were not counted.
-    established: bool,
-    /// Terminal because it idled out, not because the connection said so:
-    /// traffic after `ended_at` is a new flow.
-    idle_ended: bool,
 }
 
 impl Entry {
@@ -401,8 +396,6 @@ impl FlowTable {
                 0,
                 now,
             ),
-            established: false,
-            idle_ended: false,
         };
         entry.record.set_nat(binding);
         apply_event(&mut entry, event);
@@ -465,7 +458,7 @@ impl FlowTable {
             };
             let record = &mut entry.record;
             let unanswered = is_tcp(record)
-                && !entry.established
+                && !record.table_marks.established
                 && record.rx.packets == 0
                 && record.rx_tcp_flags & tcp_flags::SYN_ACK == 0;
             record.status = if unanswered {
@@ -473,9 +466,9 @@ impl FlowTable {
             } else {
                 FlowStatus::Closed
             };
-            record.ended_at = Some(idle_at);
+            record.ended_at = OptionalNanos::some(idle_at);
             record.updated_at = now;
-            entry.idle_ended = true;
+            record.table_marks.idle_ended = true;
             let snapshot = record.clone();
             self.terminal.insert((idle_at, id, hash));
             self.closed_total += 1;
@@ -569,7 +562,7 @@ impl FlowTable {
                 self.push_change(kind, absorbed.added_tx, absorbed.added_rx, snapshot);
                 return;
             }
-            if entry.idle_ended {
+            if entry.record.table_marks.idle_ended {
                 keep_initiator = Some(entry.record.key.initiator);
             }
             self.remove_terminal(pair);
@@ -586,8 +579,6 @@ impl FlowTable {
             // first/last seen start at the extremes so that absorbing the
             // batch sets them from its packets.
             record: FlowRecord::new(pair.oriented(initiator), UnixNanos::MAX, 0, ifindex, now),
-            established: false,
-            idle_ended: false,
         };
         entry.record.set_nat(binding.copied());
         let absorbed = absorb_batch(&mut entry, batch, now);
@@ -794,7 +785,10 @@ fn is_later_connection(entry: &Entry, event: &TcpEvent) -> bool {
         event.kind,
         TcpEventKind::OpenedActive | TcpEventKind::Accepted
     ) && record.status.is_terminal()
-        && record.ended_at.is_some_and(|end| event.timestamp > end)
+        && record
+            .ended_at
+            .get()
+            .is_some_and(|end| event.timestamp > end)
 }
 
 fn duration_nanos(duration: Duration) -> u64 {
@@ -829,12 +823,13 @@ fn starts_new_generation(entry: &Entry, batch: &[&FlowDelta]) -> bool {
     if !record.status.is_terminal() {
         return false;
     }
-    let Some(ended_at) = record.ended_at else {
+    let Some(ended_at) = record.ended_at.get() else {
         return false;
     };
     batch.iter().any(|d| {
         d.first_seen > ended_at
-            && (entry.idle_ended || (is_tcp(record) && has(d.tcp_flags, tcp_flags::SYN_ONLY)))
+            && (record.table_marks.idle_ended
+                || (is_tcp(record) && has(d.tcp_flags, tcp_flags::SYN_ONLY)))
     })
 }
 
@@ -927,14 +922,14 @@ fn absorb_batch(entry: &mut Entry, batch: &[&FlowDelta], now: UnixNanos) -> Abso
     }
     record.updated_at = now;
     if has(record.rx_tcp_flags, tcp_flags::SYN_ACK) {
-        entry.established = true;
+        record.table_marks.established = true;
     }
 
     let mut became_terminal = false;
     if !record.status.is_terminal() {
         if let Some(status) = infer_status(record) {
             record.status = status;
-            record.ended_at = Some(batch_last_seen);
+            record.ended_at = OptionalNanos::some(batch_last_seen);
             became_terminal = true;
         }
     }
@@ -994,14 +989,14 @@ fn apply_event(entry: &mut Entry, event: &TcpEvent) -> EventOutcome {
     let ended = match event.kind {
         TcpEventKind::OpenedActive => None,
         TcpEventKind::Accepted => {
-            entry.established = true;
+            record.table_marks.established = true;
             None
         }
         TcpEventKind::EstablishedActive => {
-            entry.established = true;
+            record.table_marks.established = true;
             if let Some(latency) = event.connect_latency_ns {
                 if record.connect_latency_ns != Some(latency) {
-                    record.connect_latency_ns = Some(latency);
+                    record.connect_latency_ns = OptionalNanos::some(latency);
                     outcome.changed = true;
                 }
             }
@@ -1017,7 +1012,7 @@ fn apply_event(entry: &mut Entry, event: &TcpEvent) -> EventOutcome {
         (_, None) => {}
         (FlowStatus::Active, Some(status)) => {
             record.status = status;
-            record.ended_at = Some(event.timestamp);
+            record.ended_at = OptionalNanos::some(event.timestamp);
             outcome.became_terminal = true;
         }
         (FlowStatus::Closed, Some(FlowStatus::Reset)) => {

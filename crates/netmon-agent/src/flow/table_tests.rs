@@ -916,7 +916,7 @@ impl Observer {
         );
         for r in records {
             prop_assert_eq!(t.get(&r.key), Some(r));
-            prop_assert_eq!(r.ended_at.is_some(), r.status.is_terminal());
+            prop_assert_eq!(r.ended_at.get().is_some(), r.status.is_terminal());
             prop_assert!(r.first_seen <= r.last_seen);
             let Some(seen) = self.ids.get(&r.id) else {
                 return Err(TestCaseError::fail(format!(

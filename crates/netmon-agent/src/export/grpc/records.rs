@@ -109,7 +109,7 @@ impl IntervalRecords {
         flow.status = record.status;
         flow.direction = context.direction;
         flow.identity = context.identity;
-        flow.connect_latency_ns = record.connect_latency_ns;
+        flow.connect_latency_ns = record.connect_latency_ns.get();
         flow.rtt_us = record.rtt().map(|rtt| rtt.last_us);
         flow.tx = add(flow.tx, change.added_tx);
         flow.rx = add(flow.rx, change.added_rx);

@@ -78,7 +78,7 @@ fn counters(record: &proto::FlowRecord) -> (u64, u64, u64, u64) {
 fn a_flow_of_one_interval_is_one_record_with_every_field_of_the_schema() {
     let mut records = IntervalRecords::new("node-a", 10);
     let mut record = flow(7, "10.0.1.2", 40000, "10.0.2.3", 443);
-    record.connect_latency_ns = Some(1_250_000);
+    record.connect_latency_ns = crate::flow::OptionalNanos::some(1_250_000);
     record.extras_mut().retransmits = 2;
     record.extras_mut().rtt = Some(RttStats {
         socket: RttSocket::Initiator,

@@ -47,7 +47,7 @@ fn change(id: u64, port: u16, bytes: u64, ended: bool) -> FlowChange {
     record.rx = counters;
     if ended {
         record.status = FlowStatus::Closed;
-        record.ended_at = Some(now + 60_000_000_000);
+        record.ended_at = crate::flow::OptionalNanos::some(now + 60_000_000_000);
     }
     FlowChange {
         kind: if ended {

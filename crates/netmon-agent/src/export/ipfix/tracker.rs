@@ -206,7 +206,12 @@ fn end_reason(change: &FlowChange) -> Option<EndReason> {
             FlowStatus::Timeout => EndReason::IdleTimeout,
             // An idle-out ends a flow `flow_timeout` after its last packet;
             // a FIN exchange at its last packet.
-            FlowStatus::Closed if record.ended_at.is_some_and(|end| end > record.last_seen) => {
+            FlowStatus::Closed
+                if record
+                    .ended_at
+                    .get()
+                    .is_some_and(|end| end > record.last_seen) =>
+            {
                 EndReason::IdleTimeout
             }
             _ => EndReason::EndOfFlow,

@@ -63,7 +63,7 @@ fn count(
 
 fn end(record: &mut FlowRecord, status: FlowStatus, ended_at: u64) {
     record.status = status;
-    record.ended_at = Some(ended_at);
+    record.ended_at = crate::flow::OptionalNanos::some(ended_at);
 }
 
 fn totals(records: &[IpfixRecord]) -> Vec<(u64, u64)> {

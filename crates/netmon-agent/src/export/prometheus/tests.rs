@@ -48,12 +48,13 @@ fn record(
         first_seen: 0,
         last_seen: 0,
         status: FlowStatus::Active,
-        connect_latency_ns: None,
-        ended_at: None,
+        connect_latency_ns: crate::flow::OptionalNanos::NONE,
+        ended_at: crate::flow::OptionalNanos::NONE,
         ifindex: 1,
         icmp: None,
         updated_at: 0,
         extras: None,
+        table_marks: Default::default(),
     }
 }
 
@@ -75,7 +76,7 @@ fn change(kind: FlowChangeKind, record: &FlowRecord, tx: (u64, u64), rx: (u64, u
 
 fn ended(mut record: FlowRecord, status: FlowStatus, at: u64) -> FlowRecord {
     record.status = status;
-    record.ended_at = Some(at);
+    record.ended_at = crate::flow::OptionalNanos::some(at);
     record.updated_at = at;
     record
 }
