@@ -65,6 +65,20 @@ fn kernel(what: impl Into<String>) -> impl FnOnce(ProgramError) -> AttachError {
     move |source| AttachError::Kernel { what, source }
 }
 
+/// Loads a cgroup program and attaches it to the cgroup v2 root (which
+/// sees every process) in single mode; returns where, after `what`. A
+/// macro: aya's cgroup program types share these calls but no trait.
+macro_rules! attach_to_cgroup_root {
+    ($program:expr, $context:expr, $what:expr) => {{
+        let cgroup = open_cgroup(&$context.cgroup_root)?;
+        $program.load().map_err(kernel("loading"))?;
+        $program
+            .attach(&cgroup, CgroupAttachMode::Single)
+            .map_err(kernel("attaching to the cgroup v2 root"))?;
+        Ok(format!("{} on {}", $what, $context.cgroup_root.display()))
+    }};
+}
+
 /// Loads `program` (section `section`) and attaches it; `interfaces` are
 /// the entry's, for classifiers. Returns where it attached.
 pub fn load_and_attach(
@@ -184,32 +198,12 @@ pub fn load_and_attach(
             ))
         }
         ("cgroup", Program::CgroupSock(p)) => {
-            let cgroup = open_cgroup(&context.cgroup_root)?;
-            p.load().map_err(kernel("loading"))?;
-            p.attach(&cgroup, CgroupAttachMode::Single)
-                .map_err(kernel("attaching to the cgroup v2 root"))?;
-            Ok(format!(
-                "cgroup/{target} on {}",
-                context.cgroup_root.display()
-            ))
+            attach_to_cgroup_root!(p, context, format!("cgroup/{target}"))
         }
         ("cgroup", Program::CgroupSockAddr(p)) => {
-            let cgroup = open_cgroup(&context.cgroup_root)?;
-            p.load().map_err(kernel("loading"))?;
-            p.attach(&cgroup, CgroupAttachMode::Single)
-                .map_err(kernel("attaching to the cgroup v2 root"))?;
-            Ok(format!(
-                "cgroup/{target} on {}",
-                context.cgroup_root.display()
-            ))
+            attach_to_cgroup_root!(p, context, format!("cgroup/{target}"))
         }
-        ("sockops", Program::SockOps(p)) => {
-            let cgroup = open_cgroup(&context.cgroup_root)?;
-            p.load().map_err(kernel("loading"))?;
-            p.attach(&cgroup, CgroupAttachMode::Single)
-                .map_err(kernel("attaching to the cgroup v2 root"))?;
-            Ok(format!("sockops on {}", context.cgroup_root.display()))
-        }
+        ("sockops", Program::SockOps(p)) => attach_to_cgroup_root!(p, context, "sockops"),
         _ => unsupported(format!(
             "section {section}: netmon does not attach this kind of program (it attaches \
              tracepoint, raw_tracepoint, tp_btf, kprobe, kretprobe, uprobe, uretprobe, \
