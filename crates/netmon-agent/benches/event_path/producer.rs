@@ -10,11 +10,10 @@
 //! fills up to `flow.max_flows` and then makes room for each new one.
 
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{OwnedFd, RawFd};
 
-use netmon_ebpf::bpf_syscall;
+use netmon_ebpf::{bpf_syscall, load_raw_program, Insn, RawProgram, RawProgramError};
 
-const BPF_PROG_LOAD: libc::c_long = 5;
 const BPF_PROG_TEST_RUN: libc::c_long = 10;
 const BPF_PROG_TYPE_SOCKET_FILTER: u32 = 1;
 const BPF_PSEUDO_MAP_FD: u8 = 1;
@@ -30,24 +29,6 @@ const HELPER_RINGBUF_OUTPUT: i32 = 130;
 pub const EVENTS_PER_RUN: u32 = 2;
 /// `sizeof(struct netmon_tcp_event)`.
 const EVENT_SIZE: i32 = 80;
-
-#[repr(C)]
-#[derive(Clone, Copy)]
-struct Insn {
-    code: u8,
-    regs: u8, // dst in the low nibble, src in the high one
-    off: i16,
-    imm: i32,
-}
-
-const fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
-    Insn {
-        code,
-        regs: dst | (src << 4),
-        off,
-        imm,
-    }
-}
 
 // Opcodes (include/uapi/linux/bpf.h, bpf_common.h).
 const MOV64_IMM: u8 = 0xb7;
@@ -96,79 +77,69 @@ const TCP_CLOSE: i32 = 7;
 
 fn submit(ring_fd: RawFd, out: &mut Vec<Insn>) {
     out.extend([
-        insn(LD_IMM64, R1, BPF_PSEUDO_MAP_FD, 0, ring_fd),
-        insn(0, 0, 0, 0, 0),
-        insn(MOV64_REG, R2, FP, 0, 0),
-        insn(ADD64_IMM, R2, 0, 0, EVENT_SIZE.wrapping_neg()),
-        insn(MOV64_IMM, R3, 0, 0, EVENT_SIZE),
-        insn(MOV64_IMM, R4, 0, 0, BPF_RB_NO_WAKEUP),
-        insn(CALL, 0, 0, 0, HELPER_RINGBUF_OUTPUT),
+        Insn::new(LD_IMM64, R1, BPF_PSEUDO_MAP_FD, 0, ring_fd),
+        Insn::new(0, 0, 0, 0, 0),
+        Insn::new(MOV64_REG, R2, FP, 0, 0),
+        Insn::new(ADD64_IMM, R2, 0, 0, EVENT_SIZE.wrapping_neg()),
+        Insn::new(MOV64_IMM, R3, 0, 0, EVENT_SIZE),
+        Insn::new(MOV64_IMM, R4, 0, 0, BPF_RB_NO_WAKEUP),
+        Insn::new(CALL, 0, 0, 0, HELPER_RINGBUF_OUTPUT),
     ]);
 }
 
 fn program(ring_fd: RawFd) -> Vec<Insn> {
     let mut p = vec![
         // timestamp_ns = bpf_ktime_get_ns(), as the tracepoint program does.
-        insn(CALL, 0, 0, 0, HELPER_KTIME_GET_NS),
-        insn(STX_DW, FP, R0, at(0), 0),
+        Insn::new(CALL, 0, 0, 0, HELPER_KTIME_GET_NS),
+        Insn::new(STX_DW, FP, R0, at(0), 0),
         // sock_id and the local port from one random draw (kept in r6,
         // which helper calls preserve).
-        insn(CALL, 0, 0, 0, HELPER_GET_PRANDOM_U32),
-        insn(MOV64_REG, R6, R0, 0, 0),
-        insn(STX_DW, FP, R6, at(8), 0),
-        insn(ST_DW, FP, 0, at(16), 0),       // duration_ns
-        insn(ST_DW, FP, 0, at(24), 150_000), // connect_latency_ns
+        Insn::new(CALL, 0, 0, 0, HELPER_GET_PRANDOM_U32),
+        Insn::new(MOV64_REG, R6, R0, 0, 0),
+        Insn::new(STX_DW, FP, R6, at(8), 0),
+        Insn::new(ST_DW, FP, 0, at(16), 0),       // duration_ns
+        Insn::new(ST_DW, FP, 0, at(24), 150_000), // connect_latency_ns
         // src_addr ::ffff:10.77.R.R (the random's high 16 bits),
         // dst_addr ::ffff:10.78.0.1
-        insn(ST_DW, FP, 0, at(32), 0),
-        insn(ST_W, FP, 0, at(40), MAPPED_HI),
-        insn(MOV64_REG, R1, R6, 0, 0),
-        insn(RSH64_IMM, R1, 0, 0, 16),
-        insn(LSH64_IMM, R1, 0, 0, 16),
-        insn(OR64_IMM, R1, 0, 0, ipv4_word(10, 77, 0, 0)),
-        insn(STX_W, FP, R1, at(44), 0),
-        insn(ST_DW, FP, 0, at(48), 0),
-        insn(ST_W, FP, 0, at(56), MAPPED_HI),
-        insn(ST_W, FP, 0, at(60), ipv4_word(10, 78, 0, 1)),
+        Insn::new(ST_DW, FP, 0, at(32), 0),
+        Insn::new(ST_W, FP, 0, at(40), MAPPED_HI),
+        Insn::new(MOV64_REG, R1, R6, 0, 0),
+        Insn::new(RSH64_IMM, R1, 0, 0, 16),
+        Insn::new(LSH64_IMM, R1, 0, 0, 16),
+        Insn::new(OR64_IMM, R1, 0, 0, ipv4_word(10, 77, 0, 0)),
+        Insn::new(STX_W, FP, R1, at(44), 0),
+        Insn::new(ST_DW, FP, 0, at(48), 0),
+        Insn::new(ST_W, FP, 0, at(56), MAPPED_HI),
+        Insn::new(ST_W, FP, 0, at(60), ipv4_word(10, 78, 0, 1)),
         // src_port: 32768..65535 (ephemeral), dst_port 8080
-        insn(MOV64_REG, R1, R6, 0, 0),
-        insn(AND64_IMM, R1, 0, 0, 0x7fff),
-        insn(OR64_IMM, R1, 0, 0, 0x8000),
-        insn(STX_H, FP, R1, at(64), 0),
-        insn(ST_H, FP, 0, at(66), 8080),
-        insn(ST_W, FP, 0, at(68), 4_026_531_840_u32 as i32), // netns_ino
-        insn(ST_B, FP, 0, at(72), KIND_ESTABLISHED_ACTIVE),
-        insn(ST_B, FP, 0, at(73), 4), // ip_version
-        insn(ST_B, FP, 0, at(74), TCP_SYN_SENT),
-        insn(ST_B, FP, 0, at(75), TCP_ESTABLISHED),
-        insn(ST_W, FP, 0, at(76), 0), // sk_err
+        Insn::new(MOV64_REG, R1, R6, 0, 0),
+        Insn::new(AND64_IMM, R1, 0, 0, 0x7fff),
+        Insn::new(OR64_IMM, R1, 0, 0, 0x8000),
+        Insn::new(STX_H, FP, R1, at(64), 0),
+        Insn::new(ST_H, FP, 0, at(66), 8080),
+        Insn::new(ST_W, FP, 0, at(68), 4_026_531_840_u32 as i32), // netns_ino
+        Insn::new(ST_B, FP, 0, at(72), KIND_ESTABLISHED_ACTIVE),
+        Insn::new(ST_B, FP, 0, at(73), 4), // ip_version
+        Insn::new(ST_B, FP, 0, at(74), TCP_SYN_SENT),
+        Insn::new(ST_B, FP, 0, at(75), TCP_ESTABLISHED),
+        Insn::new(ST_W, FP, 0, at(76), 0), // sk_err
     ];
     submit(ring_fd, &mut p);
     p.extend([
         // The same socket, closed.
-        insn(CALL, 0, 0, 0, HELPER_KTIME_GET_NS),
-        insn(STX_DW, FP, R0, at(0), 0),
-        insn(ST_DW, FP, 0, at(16), 2_000_000), // duration_ns
-        insn(ST_B, FP, 0, at(72), KIND_CLOSED),
-        insn(ST_B, FP, 0, at(74), TCP_ESTABLISHED),
-        insn(ST_B, FP, 0, at(75), TCP_CLOSE),
+        Insn::new(CALL, 0, 0, 0, HELPER_KTIME_GET_NS),
+        Insn::new(STX_DW, FP, R0, at(0), 0),
+        Insn::new(ST_DW, FP, 0, at(16), 2_000_000), // duration_ns
+        Insn::new(ST_B, FP, 0, at(72), KIND_CLOSED),
+        Insn::new(ST_B, FP, 0, at(74), TCP_ESTABLISHED),
+        Insn::new(ST_B, FP, 0, at(75), TCP_CLOSE),
     ]);
     submit(ring_fd, &mut p);
-    p.extend([insn(MOV64_IMM, R0, 0, 0, 0), insn(EXIT, 0, 0, 0, 0)]);
+    p.extend([
+        Insn::new(MOV64_IMM, R0, 0, 0, 0),
+        Insn::new(EXIT, 0, 0, 0, 0),
+    ]);
     p
-}
-
-/// `union bpf_attr` for `BPF_PROG_LOAD` (the fields up to `log_buf`).
-#[repr(C)]
-#[derive(Default)]
-struct LoadAttr {
-    prog_type: u32,
-    insn_cnt: u32,
-    insns: u64,
-    license: u64,
-    log_level: u32,
-    log_size: u32,
-    log_buf: u64,
 }
 
 /// `union bpf_attr` for `BPF_PROG_TEST_RUN`.
@@ -195,34 +166,18 @@ impl Producer {
     /// program keeps its own reference to the map.
     pub fn load(ring_fd: RawFd) -> io::Result<Self> {
         let insns = program(ring_fd);
-        let license = c"GPL";
-        let mut log = vec![0u8; 64 * 1024];
-        let mut attr = LoadAttr {
+        let program = RawProgram {
             prog_type: BPF_PROG_TYPE_SOCKET_FILTER,
-            insn_cnt: insns.len() as u32,
-            insns: insns.as_ptr() as u64,
-            license: license.as_ptr() as u64,
-            log_level: 1,
-            log_size: log.len() as u32,
-            log_buf: log.as_mut_ptr() as u64,
+            expected_attach_type: 0,
+            attach_btf_id: 0,
+            insns: &insns,
         };
-        // SAFETY: insns, license and log outlive the call and are as large
-        // as the sizes given.
-        match unsafe { bpf_syscall(BPF_PROG_LOAD, &mut attr) } {
-            // SAFETY: a new descriptor, owned by nobody else.
-            Ok(fd) => Ok(Producer {
-                prog: unsafe { OwnedFd::from_raw_fd(fd as RawFd) },
-            }),
-            Err(e) => {
-                let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
-                Err(io::Error::new(
-                    e.kind(),
-                    format!(
-                        "loading the producer failed: {e}\n{}",
-                        String::from_utf8_lossy(&log[..end])
-                    ),
-                ))
-            }
+        match load_raw_program(&program, 64 * 1024) {
+            Ok(prog) => Ok(Producer { prog }),
+            Err(RawProgramError::Load { source, log }) => Err(io::Error::new(
+                source.kind(),
+                format!("loading the producer failed: {source}\n{log}"),
+            )),
         }
     }
 

@@ -1,16 +1,16 @@
-//! The few bpf(2) commands the probes need: create a map, load a program,
-//! create a TCX link. Each returns an owned fd, so whatever a probe made is
-//! closed (and a link detached) when the probe returns.
+//! The few bpf(2) commands the probes need: create a map, load a program
+//! (netmon-ebpf's raw loader), create a TCX link. Each returns an owned fd,
+//! so whatever a probe made is closed (and a link detached) when the probe
+//! returns.
 
 use std::{
     io,
     os::fd::{FromRawFd, OwnedFd},
 };
 
-use netmon_ebpf::bpf_syscall;
+use netmon_ebpf::{bpf_syscall, load_raw_program, Insn, RawProgram, RawProgramError};
 
 const BPF_MAP_CREATE: libc::c_long = 0;
-const BPF_PROG_LOAD: libc::c_long = 5;
 const BPF_LINK_CREATE: libc::c_long = 28;
 
 pub const BPF_MAP_TYPE_HASH: u32 = 1;
@@ -39,32 +39,6 @@ struct MapCreateAttr {
     map_flags: u32,
 }
 
-/// The `BPF_PROG_LOAD` prefix of `union bpf_attr`, up to `attach_btf_id`.
-#[repr(C)]
-#[derive(Default)]
-struct ProgLoadAttr {
-    prog_type: u32,
-    insn_cnt: u32,
-    insns: u64,
-    license: u64,
-    log_level: u32,
-    log_size: u32,
-    log_buf: u64,
-    kern_version: u32,
-    prog_flags: u32,
-    prog_name: [u8; 16],
-    prog_ifindex: u32,
-    expected_attach_type: u32,
-    prog_btf_fd: u32,
-    func_info_rec_size: u32,
-    func_info: u64,
-    func_info_cnt: u32,
-    line_info_rec_size: u32,
-    line_info: u64,
-    line_info_cnt: u32,
-    attach_btf_id: u32,
-}
-
 /// The `BPF_LINK_CREATE` prefix of `union bpf_attr`; the TCX fields after
 /// it (relative program, expected revision) stay zero: append at the end.
 #[repr(C)]
@@ -74,37 +48,6 @@ struct LinkCreateAttr {
     target_ifindex: u32,
     attach_type: u32,
     flags: u32,
-}
-
-/// One eBPF instruction (`struct bpf_insn`).
-#[repr(C)]
-#[derive(Clone, Copy)]
-struct Insn {
-    code: u8,
-    regs: u8,
-    off: i16,
-    imm: i32,
-}
-
-const BPF_ALU64_MOV_K: u8 = 0x07 | 0xb0;
-const BPF_JMP_EXIT: u8 = 0x05 | 0x90;
-
-/// The smallest valid program: `r0 = ret; exit`.
-fn return_program(ret: i32) -> [Insn; 2] {
-    [
-        Insn {
-            code: BPF_ALU64_MOV_K,
-            regs: 0,
-            off: 0,
-            imm: ret,
-        },
-        Insn {
-            code: BPF_JMP_EXIT,
-            regs: 0,
-            off: 0,
-            imm: 0,
-        },
-    ]
 }
 
 fn bpf<T>(cmd: libc::c_long, attr: &mut T) -> io::Result<OwnedFd> {
@@ -154,33 +97,30 @@ pub struct LoadError {
     pub verifier: Option<String>,
 }
 
-/// Loads a two-instruction program of `spec`'s type.
+const BPF_ALU64_MOV_K: u8 = 0x07 | 0xb0;
+const BPF_JMP_EXIT: u8 = 0x05 | 0x90;
+
+/// Loads a two-instruction program of `spec`'s type: `r0 = ret; exit`,
+/// the smallest valid program.
 pub fn load_program(spec: &ProgramSpec) -> Result<OwnedFd, LoadError> {
-    let insns = return_program(spec.ret);
-    let license = c"GPL";
-    let mut log = vec![0u8; 4096];
-    let mut attr = ProgLoadAttr {
+    let insns = [
+        Insn::new(BPF_ALU64_MOV_K, 0, 0, 0, spec.ret),
+        Insn::new(BPF_JMP_EXIT, 0, 0, 0, 0),
+    ];
+    let program = RawProgram {
         prog_type: spec.prog_type,
-        insn_cnt: insns.len() as u32,
-        insns: insns.as_ptr() as u64,
-        license: license.as_ptr() as u64,
-        log_level: 1,
-        log_size: log.len() as u32,
-        log_buf: log.as_mut_ptr() as u64,
         expected_attach_type: spec.expected_attach_type,
         attach_btf_id: spec.attach_btf_id,
-        ..Default::default()
+        insns: &insns,
     };
-    bpf(BPF_PROG_LOAD, &mut attr).map_err(|error| LoadError {
-        error,
+    load_raw_program(&program, 4096).map_err(|RawProgramError::Load { source, log }| LoadError {
+        error: source,
         verifier: first_log_line(&log),
     })
 }
 
-fn first_log_line(log: &[u8]) -> Option<String> {
-    let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
-    let text = String::from_utf8_lossy(&log[..end]);
-    text.lines()
+fn first_log_line(log: &str) -> Option<String> {
+    log.lines()
         .map(str::trim)
         .find(|line| !line.is_empty())
         .map(str::to_string)
@@ -211,18 +151,15 @@ mod tests {
     #[test]
     fn attribute_prefixes_have_the_kernels_offsets() {
         assert_eq!(std::mem::size_of::<MapCreateAttr>(), 20);
-        assert_eq!(std::mem::offset_of!(ProgLoadAttr, prog_name), 48);
-        assert_eq!(std::mem::offset_of!(ProgLoadAttr, expected_attach_type), 68);
-        assert_eq!(std::mem::offset_of!(ProgLoadAttr, attach_btf_id), 108);
         assert_eq!(std::mem::size_of::<LinkCreateAttr>(), 16);
-        assert_eq!(std::mem::size_of::<Insn>(), 8);
     }
 
     #[test]
     fn the_verifier_logs_first_non_empty_line_is_kept() {
-        let mut log = b"\nfunc#0 @0\nmore\n".to_vec();
-        log.extend_from_slice(&[0, b'x']);
-        assert_eq!(first_log_line(&log), Some("func#0 @0".to_string()));
-        assert_eq!(first_log_line(&[0; 8]), None);
+        assert_eq!(
+            first_log_line("\nfunc#0 @0\nmore\n"),
+            Some("func#0 @0".to_string())
+        );
+        assert_eq!(first_log_line(""), None);
     }
 }
