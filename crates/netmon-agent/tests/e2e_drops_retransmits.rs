@@ -65,6 +65,14 @@ fn send_datagrams(
     client.local_addr().expect("client address")
 }
 
+/// The flows that have `end` as one of their ends.
+fn query_of(end: SocketAddr, protocol: &str) -> FlowQuery {
+    FlowQuery::new()
+        .ip(end.ip())
+        .port(end.port())
+        .protocol(protocol)
+}
+
 fn only_flow(flows: &[Flow]) -> Result<&Flow, String> {
     match flows {
         [flow] => Ok(flow),
@@ -109,10 +117,7 @@ fn udp_datagrams_an_nft_rule_drops_count_on_their_flow_as_netfilter_drops() {
         dropped_total += dropped;
 
         let arrived = truth.read().tx.packets;
-        let query = FlowQuery::new()
-            .ip(client.ip())
-            .port(client.port())
-            .protocol("udp");
+        let query = query_of(client, "udp");
         let flows = node
             .agent
             .wait_for_flows(&query, Duration::from_secs(10), |flows| {
@@ -223,10 +228,7 @@ fn tcp_retransmissions_after_nft_losses_equal_the_kernels_retrans_segs() {
          {server_retransmits} by the server, {netfilter_drops} dropped by nftables"
     );
 
-    let query = FlowQuery::new()
-        .ip(ends.client.ip())
-        .port(ends.client.port())
-        .protocol("tcp");
+    let query = query_of(ends.client, "tcp");
     let flows = node
         .agent
         .wait_for_flows(&query, Duration::from_secs(10), |flows| {
@@ -297,10 +299,7 @@ fn a_fin_reaching_a_closed_socket_is_no_drop_of_its_connection() {
         .collect();
 
     for client in &clients {
-        let query = FlowQuery::new()
-            .ip(client.ip())
-            .port(client.port())
-            .protocol("tcp");
+        let query = query_of(*client, "tcp");
         node.agent
             .wait_for_flows(&query, Duration::from_secs(10), |flows| {
                 let flow = only_flow(flows)?;
@@ -337,10 +336,7 @@ fn a_fin_reaching_a_closed_socket_is_no_drop_of_its_connection() {
     // (flush_interval is 1 s): after two more, any would show.
     std::thread::sleep(Duration::from_secs(2));
     for client in &clients {
-        let query = FlowQuery::new()
-            .ip(client.ip())
-            .port(client.port())
-            .protocol("tcp");
+        let query = query_of(*client, "tcp");
         let flows = node.agent.flows(&query);
         let flow = only_flow(&flows).expect("one flow per connection");
         assert_eq!(
@@ -376,10 +372,7 @@ fn switched_off_features_attach_nothing_and_count_nothing() {
         (DATAGRAMS / 2) as u64
     );
 
-    let query = FlowQuery::new()
-        .ip(client.ip())
-        .port(client.port())
-        .protocol("udp");
+    let query = query_of(client, "udp");
     node.agent
         .wait_for_flows(&query, Duration::from_secs(10), |flows| {
             let flow = only_flow(flows)?;
