@@ -7,11 +7,12 @@
 
 mod support;
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use support::agent::{Agent, AgentConfig, Flow, FlowQuery};
 use support::apps::{self, app_tools_missing, APP_TOOLS};
+use support::in_netns::in_netns;
 use support::netns::{IpVersion, Pod};
 use support::traffic::tcp_exchange;
 use support::{eventually, missing_prerequisites_with, TestNode, TOPOLOGY_TOOLS};
@@ -189,6 +190,71 @@ fn http_requests_show_their_method_and_status_and_are_counted_once_each() {
     }
     assert_classified_connections(&node.agent, &[("http", 2)]);
     node.agent.stop_and_expect_clean_exit();
+}
+
+/// One HTTP/1.1 GET of `path` from `client` (a fixed address and port) to
+/// `server`, read to the end before closing: the server's
+/// `Connection: close` makes it close first, so its end keeps the
+/// TIME_WAIT and the client's port is free again at once. Returns the
+/// status code.
+fn get_from(client_ns: &str, client: SocketAddr, server: SocketAddr, path: &str) -> u16 {
+    use socket2::{Domain, Socket, Type};
+    use std::io::{Read, Write};
+    let mut stream: std::net::TcpStream = in_netns(client_ns, || {
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+        socket.set_reuse_address(true)?;
+        socket.bind(&client.into())?;
+        socket.connect_timeout(&server.into(), Duration::from_secs(5))?;
+        std::io::Result::Ok(socket.into())
+    })
+    .unwrap_or_else(|e| panic!("connect from {client} to {server}: {e}"));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    // One write, so the request line leaves in one segment (write! would
+    // send each formatted piece as its own).
+    let request = format!("GET {path} HTTP/1.1\r\nHost: svc\r\n\r\n");
+    stream.write_all(request.as_bytes()).expect("request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("response");
+    response
+        .split(' ')
+        .nth(1)
+        .and_then(|status| status.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {response:?}"))
+}
+
+/// The kernel stops sampling a flow direction once the agent has
+/// classified it, until a SYN (or SYN-ACK) starts a new connection on the
+/// same ports; the agent then takes the new connection's samples as a new
+/// connection's, not as more of the old one's.
+#[test]
+fn a_new_connection_on_the_same_ports_is_classified_again() {
+    if prerequisites_missing() {
+        return;
+    }
+    let node = TestNode::start(AgentConfig::default());
+    let (a, b, server) = pods(&node);
+    let _http = apps::http1_server(b, 8082);
+    let client = SocketAddr::new(a.ip(IpVersion::V4), 41082);
+    let server_end = SocketAddr::new(server, 8082);
+    assert_eq!(get_from(a.ns_name(), client, server_end, "/"), 200);
+    // Long enough for the first connection's samples to be read and its
+    // directions marked classified in the kernel (the payload ring is read
+    // every few ms, the marks written right after).
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(get_from(a.ns_name(), client, server_end, "/missing"), 404);
+
+    // The table keeps the latest connection of a 5-tuple: the second.
+    let flows = assert_connections(
+        &node.agent,
+        a.ip(IpVersion::V4),
+        server,
+        8082,
+        &[AppFields::http("http", "GET", 404)],
+    );
+    assert_eq!(flows[0].src_port, 41082);
+    assert_classified_connections(&node.agent, &[("http", 2)]);
 }
 
 #[test]

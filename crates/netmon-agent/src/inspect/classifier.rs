@@ -14,6 +14,12 @@
 //! request line, a ClientHello, a startup message only come from a client.
 //! The initiator's reading is tried first, then the responder's.
 //!
+//! A sample of a direction already done, taken after its done mark was
+//! written to the kernel, means the kernel forgot the mark: a SYN or
+//! SYN-ACK started a new connection on the same ports (or, rarely, the
+//! kernel's mark map was full and forgot the oldest). What was learned of
+//! the pair then belongs to the previous connection, so it starts afresh.
+//!
 //! A connection is counted in `classified` once, when the direction that
 //! decides its protocol is done: the initiator's, or the responder's for
 //! MySQL, whose server speaks first. Behind DNAT the two directions of one
@@ -75,6 +81,9 @@ struct Connection {
     initiator: Option<usize>,
     counted: bool,
     last_seen_mono_ns: u64,
+    /// When each direction's done mark was written to the kernel (0: not
+    /// yet): a sample taken later means the kernel forgot it.
+    marked_mono_ns: [u64; 2],
 }
 
 /// What one sample led to.
@@ -135,6 +144,14 @@ impl AppClassifier {
             None => self.connections.entry(pair).or_default(),
         };
         connection.last_seen_mono_ns = at_mono_ns;
+        let marked = connection.marked_mono_ns[direction];
+        if connection.done[direction] && marked != 0 && at_mono_ns > marked {
+            // A new connection on these ports: forget the previous one's.
+            *connection = Connection {
+                last_seen_mono_ns: at_mono_ns,
+                ..Connection::default()
+            };
+        }
         if connection.done[direction] {
             return Verdict {
                 done: true,
@@ -201,6 +218,19 @@ impl AppClassifier {
             }
         }
         verdict
+    }
+
+    /// Notes that the done marks of these directions were written to the
+    /// kernel at `at_mono_ns` (the kernel's clock, CLOCK_MONOTONIC).
+    pub fn marked(&mut self, keys: &[DirectionalKey], at_mono_ns: u64) {
+        for key in keys {
+            let (pair, direction) = Pair::of(key);
+            if let Some(connection) = self.connections.get_mut(&pair) {
+                if connection.done[direction] {
+                    connection.marked_mono_ns[direction] = at_mono_ns;
+                }
+            }
+        }
     }
 
     /// Forgets connections without a sample since `before`: their

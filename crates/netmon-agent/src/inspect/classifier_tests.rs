@@ -69,6 +69,50 @@ fn a_sample_after_its_direction_is_done_is_only_acknowledged() {
 }
 
 #[test]
+fn a_sample_taken_before_the_mark_was_written_is_only_acknowledged() {
+    let mut c = classifier();
+    c.observe(client_to_server(), REQUEST, 10);
+    c.marked(&[client_to_server()], 50);
+    // In flight when the mark was written: the same connection.
+    let late = c.observe(client_to_server(), REQUEST, 40);
+    assert_eq!(
+        (late.done, late.observation, late.classified),
+        (true, None, None)
+    );
+}
+
+#[test]
+fn a_sample_after_the_mark_is_a_new_connection_on_the_same_ports() {
+    const SECOND: &[u8] = b"POST /orders HTTP/1.1\r\nHost: svc\r\n\r\n";
+    const CREATED: &[u8] = b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n";
+    let mut c = classifier();
+    c.observe(client_to_server(), REQUEST, 10);
+    c.observe(client_to_server().reversed(), RESPONSE, 20);
+    c.marked(&[client_to_server(), client_to_server().reversed()], 30);
+    // The kernel samples again only after a SYN forgot its marks.
+    let request = c.observe(client_to_server(), SECOND, 1_000);
+    assert_eq!(protocol_of(&request), Some(AppProtocol::Http));
+    assert_eq!(
+        request.classified,
+        Some(AppProtocol::Http),
+        "a second connection"
+    );
+    let response = c.observe(client_to_server().reversed(), CREATED, 1_010);
+    let Some(AppObservation {
+        update: AppUpdate::Protocol { fields, .. },
+        ..
+    }) = response.observation
+    else {
+        panic!("the new status is news: {response:?}");
+    };
+    assert_eq!(
+        (fields.http_method.as_deref(), fields.http_status),
+        (Some("POST"), Some(201)),
+        "nothing of the first connection's request or status"
+    );
+}
+
+#[test]
 fn an_unknown_protocol_stays_unknown_and_is_given_up_after_the_budget() {
     let mut c = classifier();
     for n in 1..GIVE_UP_AFTER {

@@ -142,6 +142,8 @@ impl Inspect {
         let mut observations = Vec::new();
         let mut completed = Vec::new();
         let mut done: Vec<FlowKey> = Vec::new();
+        // The same directions as the classifier knows them.
+        let mut done_directions = Vec::new();
         let mut undecodable = 0;
         for raw in batch {
             let Some(sample) = payload::sample(raw) else {
@@ -174,6 +176,7 @@ impl Inspect {
                 // map does not stop.
                 if verdict.done && sample.kind == SampleKind::FirstPayload {
                     done.push(raw.key);
+                    done_directions.push(sample.key);
                 }
             }
         }
@@ -198,11 +201,21 @@ impl Inspect {
         metrics.add_dns_undecodable(undecodable);
         if !done.is_empty() {
             let mut guard = state.ebpf.lock().expect("ebpf lock");
+            let mut all_written = false;
             if let Some(ebpf) = guard.as_mut() {
                 // A key not written is only sampled again; nothing is lost.
-                if let Err(e) = ebpf.mark_payload_done(&done) {
-                    warn!(error = %e, "could not mark flow directions classified");
+                match ebpf.mark_payload_done(&done) {
+                    Ok(failed) => all_written = failed == 0,
+                    Err(e) => warn!(error = %e, "could not mark flow directions classified"),
                 }
+            }
+            drop(guard);
+            // After the write: a sample the kernel takes from now on means
+            // it forgot a mark (a new connection on those ports). Not when
+            // some write failed: those directions are still sampled, and
+            // their samples must not read as a new connection.
+            if let (true, Some(classifier)) = (all_written, &mut self.classifier) {
+                classifier.marked(&done_directions, monotonic_ns());
             }
         }
         state.push_app_observations(observations);
