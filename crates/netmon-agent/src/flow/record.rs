@@ -29,8 +29,8 @@ pub struct Counters {
 /// box: a record's size is the flow table's memory (1M flows: the table
 /// holds one record per flow, and a drain's change list one copy per flow
 /// it touched), and a plain flow (no TCP socket on this node, no NAT, no
-/// loss, no payload classified) has none of these. A record is 168 bytes
-/// instead of 320 (its table entry a 192-byte allocation instead of 336).
+/// loss, no payload classified) has none of these. A record is 152 bytes
+/// instead of 320 (boxed in the table: a 160-byte chunk instead of 336).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FlowExtras {
     /// Smoothed RTT readings of one of the connection's sockets on this
@@ -84,8 +84,8 @@ pub struct FlowRecord {
     /// ([`rtt`](Self::rtt), [`nat`](Self::nat), ...).
     pub extras: Option<Box<FlowExtras>>,
     /// The flow table's own marks: here, in the record's padding, rather
-    /// than beside it in the table's entry, where they made every entry 8
-    /// bytes larger and its allocation a size class (16 B) more.
+    /// than beside the record in the table, where they made every boxed
+    /// entry 8 bytes larger and its allocation a size class (16 B) more.
     pub(crate) table_marks: TableMarks,
 }
 
@@ -254,8 +254,8 @@ pub struct FlowChange {
 mod tests {
     use super::*;
 
-    /// The flow table keeps one record per flow (boxed, with the table's
-    /// two flags) and a drain one copy per changed flow: a field added
+    /// The flow table keeps one record per flow (boxed, its marks inside)
+    /// and a drain one copy per changed flow: a field added
     /// here costs a million times its size at a million flows. Rarely set
     /// fields go in `FlowExtras`.
     #[test]

@@ -188,19 +188,11 @@ impl Slot {
     }
 }
 
-#[derive(Debug, Clone)]
-struct Entry {
-    /// With the table's marks of it (`FlowRecord::table_marks`).
-    record: FlowRecord,
-}
-
-impl Entry {
-    /// The key the table finds this entry by: the record's key never
-    /// changes once it is in the table (a new generation is a new entry).
-    fn pair(&self) -> PairKey {
-        let key = &self.record.key;
-        PairKey::new(key.protocol, key.initiator, key.responder)
-    }
+/// The key the table finds a record by: a record's key never changes once
+/// it is in the table (a new generation is a new record).
+fn pair_of(record: &FlowRecord) -> PairKey {
+    let key = &record.key;
+    PairKey::new(key.protocol, key.initiator, key.responder)
 }
 
 /// What absorbing one batch did to an existing record.
@@ -220,11 +212,12 @@ pub struct FlowTable {
     retention_ns: u64,
     /// Boxed: a hash table keeps ~1.1-2.3 slots per record (it doubles
     /// when 7/8 full), and growing copies slots. Only the box is stored,
-    /// found by the key its record derives ([`Entry::pair`]): a slot is an
+    /// found by the key it derives ([`pair_of`]); the table's own marks of a
+    /// record are in it (`FlowRecord::table_marks`): a slot is an
     /// 8-byte pointer instead of a 56-byte key and pointer, 2M slots of
     /// 9 bytes (with hashbrown's control byte) instead of 57 at a million
     /// flows (BENCHMARKS.md, 2026-12-06).
-    entries: HashTable<Box<Entry>>,
+    entries: HashTable<Box<FlowRecord>>,
     /// Hashes the entries' [`PairKey`]s: aHash, randomly seeded per table
     /// (keys are chosen by remote peers), ~5x cheaper than std's SipHash.
     hasher: RandomState,
@@ -373,8 +366,8 @@ impl FlowTable {
         };
         let pair = PairKey::new(Protocol::Tcp, event.local, event.remote);
         match self
-            .entry(&pair)
-            .map(|entry| is_later_connection(entry, event))
+            .record(&pair)
+            .map(|record| is_later_connection(record, event))
         {
             Some(false) => {
                 self.touch_with_event(pair, event, binding, now);
@@ -388,18 +381,16 @@ impl FlowTable {
             TcpEventKind::Accepted => event.remote,
             _ => event.local,
         };
-        let mut entry = Entry {
-            record: FlowRecord::new(
-                pair.oriented(initiator),
-                event.timestamp,
-                event.timestamp,
-                0,
-                now,
-            ),
-        };
-        entry.record.set_nat(binding);
-        apply_event(&mut entry, event);
-        self.insert_new(pair, entry, Counters::default(), Counters::default());
+        let mut record = FlowRecord::new(
+            pair.oriented(initiator),
+            event.timestamp,
+            event.timestamp,
+            0,
+            now,
+        );
+        record.set_nat(binding);
+        apply_event(&mut record, event);
+        self.insert_new(pair, record, Counters::default(), Counters::default());
     }
 
     /// Adds one drain of RTT readings (at most one per socket). Returns how
@@ -409,11 +400,10 @@ impl FlowTable {
         let mut changed: Vec<(u64, PairKey)> = Vec::new();
         for reading in readings {
             let pair = PairKey::new(Protocol::Tcp, reading.local, reading.remote);
-            let Some(entry) = self.entry_mut(&pair) else {
+            let Some(record) = self.record_mut(&pair) else {
                 unmatched += 1;
                 continue;
             };
-            let record = &mut entry.record;
             let socket = if reading.local == record.key.initiator {
                 RttSocket::Initiator
             } else {
@@ -431,8 +421,8 @@ impl FlowTable {
         changed.sort_unstable();
         changed.dedup();
         for (_, pair) in changed {
-            if let Some(entry) = self.entry(&pair) {
-                let snapshot = entry.record.clone();
+            if let Some(record) = self.record(&pair) {
+                let snapshot = record.clone();
                 self.push_change(
                     FlowChangeKind::Updated,
                     Counters::default(),
@@ -453,10 +443,9 @@ impl FlowTable {
                 break;
             }
             self.active.pop_first();
-            let Some(entry) = self.indexed_mut(id, hash) else {
+            let Some(record) = self.indexed_mut(id, hash) else {
                 continue;
             };
-            let record = &mut entry.record;
             let unanswered = is_tcp(record)
                 && !record.table_marks.established
                 && record.rx.packets == 0
@@ -499,20 +488,18 @@ impl FlowTable {
 
     /// Current and recently ended connections, in no particular order.
     pub fn records(&self) -> impl Iterator<Item = &FlowRecord> {
-        self.entries.iter().map(|entry| &entry.record)
+        self.entries.iter().map(|entry| &**entry)
     }
 
     /// The record with exactly this key (orientation included).
     pub fn get(&self, key: &ConnectionKey) -> Option<&FlowRecord> {
-        self.entry(&PairKey::new(key.protocol, key.initiator, key.responder))
-            .map(|entry| &entry.record)
+        self.record(&PairKey::new(key.protocol, key.initiator, key.responder))
             .filter(|record| record.key == *key)
     }
 
     /// The record of the connection between `a` and `b`, whichever initiated.
     pub fn find(&self, protocol: Protocol, a: Endpoint, b: Endpoint) -> Option<&FlowRecord> {
-        self.entry(&PairKey::new(protocol, a, b))
-            .map(|entry| &entry.record)
+        self.record(&PairKey::new(protocol, a, b))
     }
 
     pub fn len(&self) -> usize {
@@ -545,13 +532,13 @@ impl FlowTable {
         now: UnixNanos,
     ) {
         let mut keep_initiator = None;
-        if let Some(entry) = self.entry_mut(&pair) {
-            if !starts_new_generation(entry, batch) {
+        if let Some(record) = self.record_mut(&pair) {
+            if !starts_new_generation(record, batch) {
                 if binding.is_some() {
-                    entry.record.set_nat(binding.copied());
+                    record.set_nat(binding.copied());
                 }
-                let absorbed = absorb_batch(entry, batch, now);
-                let snapshot = entry.record.clone();
+                let absorbed = absorb_batch(record, batch, now);
+                let snapshot = record.clone();
                 self.reindex(pair, &snapshot, absorbed.before);
                 let kind = if absorbed.became_terminal {
                     self.closed_total += 1;
@@ -562,8 +549,8 @@ impl FlowTable {
                 self.push_change(kind, absorbed.added_tx, absorbed.added_rx, snapshot);
                 return;
             }
-            if entry.record.table_marks.idle_ended {
-                keep_initiator = Some(entry.record.key.initiator);
+            if record.table_marks.idle_ended {
+                keep_initiator = Some(record.key.initiator);
             }
             self.remove_terminal(pair);
         }
@@ -575,14 +562,12 @@ impl FlowTable {
             .iter()
             .min_by_key(|d| d.first_seen)
             .map_or(0, |d| d.ifindex);
-        let mut entry = Entry {
-            // first/last seen start at the extremes so that absorbing the
-            // batch sets them from its packets.
-            record: FlowRecord::new(pair.oriented(initiator), UnixNanos::MAX, 0, ifindex, now),
-        };
-        entry.record.set_nat(binding.copied());
-        let absorbed = absorb_batch(&mut entry, batch, now);
-        self.insert_new(pair, entry, absorbed.added_tx, absorbed.added_rx);
+        // first/last seen start at the extremes so that absorbing the batch
+        // sets them from its packets.
+        let mut record = FlowRecord::new(pair.oriented(initiator), UnixNanos::MAX, 0, ifindex, now);
+        record.set_nat(binding.copied());
+        let absorbed = absorb_batch(&mut record, batch, now);
+        self.insert_new(pair, record, absorbed.added_tx, absorbed.added_rx);
     }
 
     /// Applies an event to the existing record of `pair`.
@@ -593,20 +578,20 @@ impl FlowTable {
         binding: Option<NatBinding>,
         now: UnixNanos,
     ) {
-        let Some(entry) = self.entry_mut(&pair) else {
+        let Some(record) = self.record_mut(&pair) else {
             return;
         };
-        let before = Slot::of(&entry.record);
-        let mut outcome = apply_event(entry, event);
-        if binding.is_some() && entry.record.nat() != binding {
-            entry.record.set_nat(binding);
+        let before = Slot::of(record);
+        let mut outcome = apply_event(record, event);
+        if binding.is_some() && record.nat() != binding {
+            record.set_nat(binding);
             outcome.changed = true;
         }
         if !outcome.changed && !outcome.became_terminal {
             return;
         }
-        entry.record.updated_at = now;
-        let snapshot = entry.record.clone();
+        record.updated_at = now;
+        let snapshot = record.clone();
         self.reindex(pair, &snapshot, before);
         let kind = if outcome.became_terminal {
             self.closed_total += 1;
@@ -620,17 +605,16 @@ impl FlowTable {
     /// Inserts a record built by the caller: gives it an id, makes room, and
     /// reports it (`Opened` with the counters it starts with, then `Closed`
     /// if it is already terminal).
-    fn insert_new(&mut self, pair: PairKey, mut entry: Entry, tx: Counters, rx: Counters) {
+    fn insert_new(&mut self, pair: PairKey, mut record: FlowRecord, tx: Counters, rx: Counters) {
         while self.entries.len() >= self.max_flows && self.remove_one() {}
-        entry.record.id = self.next_id;
+        record.id = self.next_id;
         self.next_id += 1;
         self.opened_total += 1;
-        let slot = Slot::of(&entry.record);
+        let slot = Slot::of(&record);
         let hash = self.hasher.hash_one(pair);
-        self.index_for(slot)
-            .insert((slot.time, entry.record.id, hash));
-        let snapshot = entry.record.clone();
-        self.insert_entry(hash, Box::new(entry));
+        self.index_for(slot).insert((slot.time, record.id, hash));
+        let snapshot = record.clone();
+        self.insert_record(hash, Box::new(record));
         let terminal = snapshot.status.is_terminal();
         if terminal {
             self.closed_total += 1;
@@ -656,13 +640,13 @@ impl FlowTable {
             return true;
         }
         if let Some((_, id, hash)) = self.active.pop_first() {
-            if let Some(entry) = self.remove_indexed(id, hash) {
+            if let Some(record) = self.remove_indexed(id, hash) {
                 self.evicted_total += 1;
                 self.push_change(
                     FlowChangeKind::Evicted,
                     Counters::default(),
                     Counters::default(),
-                    entry.record,
+                    *record,
                 );
             }
             return true;
@@ -672,51 +656,50 @@ impl FlowTable {
 
     /// Removes a terminal record that a new connection replaces.
     fn remove_terminal(&mut self, pair: PairKey) {
-        if let Some(entry) = self.remove_entry(&pair) {
-            let slot = Slot::of(&entry.record);
+        if let Some(record) = self.remove_record(&pair) {
+            let slot = Slot::of(&record);
             let hash = self.hasher.hash_one(pair);
-            self.index_for(slot)
-                .remove(&(slot.time, entry.record.id, hash));
+            self.index_for(slot).remove(&(slot.time, record.id, hash));
             self.pruned_total += 1;
         }
     }
 
-    fn entry(&self, pair: &PairKey) -> Option<&Entry> {
+    fn record(&self, pair: &PairKey) -> Option<&FlowRecord> {
         self.entries
-            .find(self.hasher.hash_one(pair), |entry| entry.pair() == *pair)
+            .find(self.hasher.hash_one(pair), |entry| pair_of(entry) == *pair)
             .map(|entry| &**entry)
     }
 
-    fn entry_mut(&mut self, pair: &PairKey) -> Option<&mut Entry> {
+    fn record_mut(&mut self, pair: &PairKey) -> Option<&mut FlowRecord> {
         self.entries
-            .find_mut(self.hasher.hash_one(pair), |entry| entry.pair() == *pair)
+            .find_mut(self.hasher.hash_one(pair), |entry| pair_of(entry) == *pair)
             .map(|entry| &mut **entry)
     }
 
-    /// Inserts an entry whose pair (of hash `hash`) is not in the table yet.
-    fn insert_entry(&mut self, hash: u64, entry: Box<Entry>) {
+    /// Inserts a record whose pair (of hash `hash`) is not in the table yet.
+    fn insert_record(&mut self, hash: u64, record: Box<FlowRecord>) {
         let hasher = &self.hasher;
         self.entries
-            .insert_unique(hash, entry, |entry| hasher.hash_one(entry.pair()));
+            .insert_unique(hash, record, |record| hasher.hash_one(pair_of(record)));
     }
 
-    /// The entry of an index entry's record.
-    fn indexed_mut(&mut self, id: u64, hash: u64) -> Option<&mut Entry> {
+    /// The record of an index entry.
+    fn indexed_mut(&mut self, id: u64, hash: u64) -> Option<&mut FlowRecord> {
         self.entries
-            .find_mut(hash, |entry| entry.record.id == id)
+            .find_mut(hash, |entry| entry.id == id)
             .map(|entry| &mut **entry)
     }
 
-    fn remove_indexed(&mut self, id: u64, hash: u64) -> Option<Box<Entry>> {
+    fn remove_indexed(&mut self, id: u64, hash: u64) -> Option<Box<FlowRecord>> {
         self.entries
-            .find_entry(hash, |entry| entry.record.id == id)
+            .find_entry(hash, |entry| entry.id == id)
             .ok()
             .map(|found| found.remove().0)
     }
 
-    fn remove_entry(&mut self, pair: &PairKey) -> Option<Box<Entry>> {
+    fn remove_record(&mut self, pair: &PairKey) -> Option<Box<FlowRecord>> {
         self.entries
-            .find_entry(self.hasher.hash_one(pair), |entry| entry.pair() == *pair)
+            .find_entry(self.hasher.hash_one(pair), |entry| pair_of(entry) == *pair)
             .ok()
             .map(|found| found.remove().0)
     }
@@ -744,7 +727,7 @@ impl FlowTable {
     /// order: what loss and payload findings report.
     fn push_updated(&mut self, pairs: Vec<PairKey>) {
         for pair in pairs {
-            let Some(snapshot) = self.entry(&pair).map(|entry| entry.record.clone()) else {
+            let Some(snapshot) = self.record(&pair).cloned() else {
                 continue;
             };
             self.push_change(
@@ -777,10 +760,9 @@ fn is_tcp(record: &FlowRecord) -> bool {
 }
 
 /// Whether an event belongs to a new connection replacing the terminal record
-/// in `entry`: only an opening event later than the end qualifies, because
+/// `record`: only an opening event later than the end qualifies, because
 /// a socket's closing events may trail the packets that ended the record.
-fn is_later_connection(entry: &Entry, event: &TcpEvent) -> bool {
-    let record = &entry.record;
+fn is_later_connection(record: &FlowRecord, event: &TcpEvent) -> bool {
     matches!(
         event.kind,
         TcpEventKind::OpenedActive | TcpEventKind::Accepted
@@ -817,9 +799,8 @@ fn has(flags: u32, bit: u32) -> bool {
 }
 
 /// Whether `batch` belongs to a new connection replacing the terminal record
-/// in `entry` (see "New generations" in the module documentation).
-fn starts_new_generation(entry: &Entry, batch: &[&FlowDelta]) -> bool {
-    let record = &entry.record;
+/// `record` (see "New generations" in the module documentation).
+fn starts_new_generation(record: &FlowRecord, batch: &[&FlowDelta]) -> bool {
     if !record.status.is_terminal() {
         return false;
     }
@@ -894,8 +875,7 @@ fn orient(pair: PairKey, batch: &[&FlowDelta], keep: Option<Endpoint>) -> Endpoi
 }
 
 /// Adds one batch of a pair's deltas to a record and infers its status.
-fn absorb_batch(entry: &mut Entry, batch: &[&FlowDelta], now: UnixNanos) -> Absorbed {
-    let record = &mut entry.record;
+fn absorb_batch(record: &mut FlowRecord, batch: &[&FlowDelta], now: UnixNanos) -> Absorbed {
     let before = Slot::of(record);
     let old_tx = record.tx;
     let old_rx = record.rx;
@@ -972,8 +952,7 @@ struct EventOutcome {
 }
 
 /// Applies an event's fields and status to a record (new or existing).
-fn apply_event(entry: &mut Entry, event: &TcpEvent) -> EventOutcome {
-    let record = &mut entry.record;
+fn apply_event(record: &mut FlowRecord, event: &TcpEvent) -> EventOutcome {
     let mut outcome = EventOutcome {
         changed: false,
         became_terminal: false,

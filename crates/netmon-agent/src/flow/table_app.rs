@@ -36,11 +36,10 @@ impl FlowTable {
                 .attribute(&observation.key)
                 .map_or(observation.key, |(key, _)| key);
             let pair = PairKey::new(key.protocol, key.src, key.dst);
-            let Some(entry) = self.entry_mut(&pair) else {
+            let Some(record) = self.record_mut(&pair) else {
                 missed.push(observation);
                 continue;
             };
-            let record = &mut entry.record;
             let app = record
                 .extras_mut()
                 .app

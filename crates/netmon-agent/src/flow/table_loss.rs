@@ -40,14 +40,13 @@ impl FlowTable {
         let mut seen: HashSet<PairKey> = HashSet::new();
         for delta in deltas {
             let pair = PairKey::new(delta.key.protocol, delta.key.src, delta.key.dst);
-            let Some(entry) = self.entry_mut(&pair) else {
+            let Some(record) = self.record_mut(&pair) else {
                 match delta.kind {
                     LossKind::Retransmits => unattributed.retransmits += delta.count,
                     LossKind::Drops { .. } => unattributed.drops += delta.count,
                 }
                 continue;
             };
-            let record = &mut entry.record;
             let extras = record.extras_mut();
             match &delta.kind {
                 LossKind::Retransmits => {
