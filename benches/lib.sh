@@ -34,6 +34,16 @@ parse_choices() {
     fi
 }
 
+# A usage error (exit 2) unless PATH is an executable file: a wrong
+# --netmon-bin is said at once, not as an agent that "failed to start".
+#   require_executable SCRIPT OPTION PATH
+require_executable() {
+    if [[ ! -f $3 || ! -x $3 ]]; then
+        echo "$1: $2: $3 is not an executable file" >&2
+        exit 2
+    fi
+}
+
 # Ends every process in PIDS: SIGTERM to all, then up to GRACE_TENTHS tenths
 # of a second each to exit (the agent detaches its programs), then SIGKILL.
 #   stop_all_started GRACE_TENTHS

@@ -135,6 +135,7 @@ if ! [[ $STORM_SECONDS =~ ^[0-9]+$ && $STORM_THREADS =~ ^[1-9][0-9]*$ ]]; then
     echo "overhead.sh: --storm-seconds takes an integer >= 0, --storm-threads one > 0" >&2
     exit 2
 fi
+if [[ -n $NETMON_BIN ]]; then require_executable overhead.sh --netmon-bin "$NETMON_BIN"; fi
 SCENARIOS=()
 parse_choices overhead.sh --scenarios "$SCENARIOS_ARG" SCENARIOS tcp1 tcp8 conn udp64
 declare -A RUN_SCENARIO=()

@@ -104,6 +104,7 @@ if ! [[ $FLOWS =~ ^[1-9][0-9]*$ && $SERIES =~ ^[1-9][0-9]*$ && $ROUNDS =~ ^[1-9]
     echo "scale.sh: --flows, --series and --rounds take positive integers" >&2
     exit 2
 fi
+if [[ -n $NETMON_BIN ]]; then require_executable scale.sh --netmon-bin "$NETMON_BIN"; fi
 if ((FLOWS < 1024 || FLOWS >= 16777216)); then
     echo "scale.sh: --flows must be between 1024 and 16777215" >&2
     exit 2
